@@ -1,0 +1,1 @@
+"""triagebot: customer self-service triage for a web hoster."""

@@ -1,0 +1,204 @@
+"""Command line: `triagebot <command>` (also `python -m bot <command>`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.app import build_classifier, build_engine
+from bot.config import Config, ConfigError, load_config
+from bot.content.loader import ContentError, load_content
+from bot.content.model import Lang
+from bot.matching.decision import Decision
+from bot.matching.evaluation import CasesError, evaluate, read_cases
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one triagebot command and return its exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.command
+    try:
+        return command(args)
+    except (ConfigError, ContentError, CasesError) as error:
+        print(f"triagebot: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="triagebot",
+        description="Customer self-service triage for a web hoster: FAQ matching, "
+        "support tiers and handoff to humans.",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    ask = commands.add_parser("ask", help="match one question against the FAQ content")
+    _content_options(ask)
+    ask.add_argument("--lang", choices=[lang.value for lang in Lang], help="customer language")
+    ask.add_argument("--json", action="store_true", help="print JSON instead of text")
+    ask.add_argument("question", help="the customer's question")
+    ask.set_defaults(command=_ask)
+
+    lint = commands.add_parser("lint", help="check the FAQ content and list every problem")
+    _content_options(lint)
+    lint.set_defaults(command=_lint)
+
+    triage = commands.add_parser("triage", help="classify a request: standard|extended|unclear")
+    _content_options(triage)
+    triage.add_argument("--json", action="store_true", help="print JSON instead of text")
+    triage.add_argument("message", help="the customer's request")
+    triage.set_defaults(command=_triage)
+
+    evaluate_ = commands.add_parser("eval", help="score matching and triage on labelled cases")
+    _content_options(evaluate_)
+    evaluate_.add_argument("--cases", type=Path, required=True, help="JSON lines file of cases")
+    evaluate_.add_argument("--json", action="store_true", help="print JSON instead of text")
+    evaluate_.set_defaults(command=_eval)
+
+    for name, help_text in (
+        ("run", "run the Telegram bot"),
+        ("demo", "run the bot in the terminal"),
+        ("queue", "work the support queue"),
+    ):
+        later = commands.add_parser(name, help=f"{help_text} (not yet built)")
+        later.add_argument("--config", type=Path, help="TOML config file")
+        later.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
+        later.set_defaults(command=_not_yet_built, name=name)
+    return parser
+
+
+def _content_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--content", type=Path, help="FAQ content folder (default: from config)")
+    parser.add_argument("--config", type=Path, help="TOML config file (default: built-in)")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config) if args.config else Config()
+
+
+def _content_path(args: argparse.Namespace) -> Path:
+    path: Path = args.content or _config(args).content_path
+    return path
+
+
+def _ask(args: argparse.Namespace) -> int:
+    engine = build_engine(_config(args), args.content)
+    decision = engine.decide(args.question, Lang(args.lang) if args.lang else None)
+    if args.json:
+        _print_json(_decision_json(decision))
+    else:
+        print(_decision_text(decision))
+    return EXIT_OK
+
+
+def _decision_json(decision: Decision) -> dict[str, Any]:
+    ranking = decision.ranking
+    return {
+        "question": ranking.question,
+        "lang": ranking.lang.value,
+        "decision": decision.kind.value,
+        "id": decision.answer.entry.id if decision.answer else None,
+        "offered": [c.entry.id for c in decision.offered],
+        "candidates": [
+            {
+                "id": c.entry.id,
+                "score": c.score,
+                "title": c.entry.title,
+                "url": c.entry.url,
+                "tier": c.entry.tier.value,
+                "matched": list(c.matched),
+            }
+            for c in ranking.candidates[:5]
+        ],
+        "notes": list(ranking.notes),
+        "unknown_words": list(ranking.unknown),
+    }
+
+
+def _decision_text(decision: Decision) -> str:
+    ranking = decision.ranking
+    lines = [f"decision: {decision.kind.value}  (language: {ranking.lang.value})"]
+    if decision.answer:
+        entry = decision.answer.entry
+        lines += [f"answer:   {entry.id}: {entry.title}", f"link:     {entry.url}"]
+    elif decision.offered:
+        lines.append("offered:  " + ", ".join(c.entry.id for c in decision.offered))
+    lines.append("candidates:")
+    lines.extend(
+        f"  {c.score:.3f}  {c.entry.id}  [{c.entry.tier.value}]  matched: {', '.join(c.matched)}"
+        for c in ranking.candidates[:5]
+    )
+    if ranking.notes:
+        lines.append("why:")
+        lines.extend(f"  {note}" for note in ranking.notes)
+    if ranking.unknown:
+        lines.append("unknown words: " + ", ".join(ranking.unknown))
+    return "\n".join(lines)
+
+
+def _lint(args: argparse.Namespace) -> int:
+    result = load_content(_content_path(args))
+    for problem in result.problems:
+        print(problem)
+    errors, warnings = len(result.errors), len(result.warnings)
+    entries = len(result.content)
+    print(f"{entries} entries, {errors} error(s), {warnings} warning(s)", file=sys.stderr)
+    return EXIT_PROBLEMS if errors else EXIT_OK
+
+
+def _triage(args: argparse.Namespace) -> int:
+    classifier = build_classifier(build_engine(_config(args), args.content))
+    result = classifier.classify(args.message)
+    if args.json:
+        _print_json(
+            {
+                "message": args.message,
+                "tier": result.verdict.value,
+                "reasons": list(result.reasons),
+                "scores": result.scores,
+            }
+        )
+    else:
+        print(result.verdict.value)
+        for reason in result.reasons:
+            print(f"  because {reason}")
+    return EXIT_OK
+
+
+def _eval(args: argparse.Namespace) -> int:
+    cases = read_cases(args.cases)
+    engine = build_engine(_config(args), args.content)
+    classifier = build_classifier(engine)
+    report = evaluate(
+        cases,
+        decide_question=engine.decide,
+        classify=lambda message: classifier.classify(message).verdict.value,
+    )
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(report.to_text())
+    return EXIT_OK
+
+
+def _not_yet_built(args: argparse.Namespace) -> int:
+    print(f"triagebot {args.name}: not yet built", file=sys.stderr)
+    return EXIT_OK
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Matching customer questions to FAQ entries: analysis, index, ranking, decisions."""

@@ -1,0 +1,27 @@
+"""The matching engine: one index over the content, ranking and deciding questions."""
+
+from __future__ import annotations
+
+from bot.content.model import Content, Lang
+from bot.matching.decision import Decision, Thresholds, decide
+from bot.matching.index import Index
+from bot.matching.lexicon import Lexicon, builtin_groups
+from bot.matching.matcher import Matcher, Ranking
+
+
+class MatchingEngine:
+    """Answer, suggest or abstain for customer questions against one content set."""
+
+    def __init__(self, content: Content, thresholds: Thresholds) -> None:
+        lexicon = Lexicon([*builtin_groups(), *content.glossary.groups])
+        self.content = content
+        self.thresholds = thresholds
+        self.matcher = Matcher(Index(content, lexicon))
+
+    def rank(self, question: str, lang: Lang | None = None) -> Ranking:
+        """Return the ranked candidates for a question."""
+        return self.matcher.rank(question, lang)
+
+    def decide(self, question: str, lang: Lang | None = None) -> Decision:
+        """Return the answer/suggest/abstain decision for a question."""
+        return decide(self.rank(question, lang), self.thresholds)

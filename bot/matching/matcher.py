@@ -1,0 +1,171 @@
+"""Ranking entries for a question, with one calibrated confidence per candidate."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import fuzz
+from rapidfuzz.utils import default_process
+
+from bot.content.model import Entry, Lang
+from bot.matching.index import K1, Index, ShortText
+from bot.matching.query import Query, TermGroup, analyse
+from bot.matching.text import detect_language, fold
+
+RESCORE_DEPTH = 30
+# Preference for the customer's language when an entry exists in both.
+OTHER_LANGUAGE_PENALTY = 0.97
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An entry that may answer the question, with its confidence in 0..1."""
+
+    entry: Entry
+    score: float
+    matched: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """The ranked candidates for one question and how the question was read."""
+
+    question: str
+    lang: Lang
+    candidates: tuple[Candidate, ...]
+    notes: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Features:
+    lexical: float
+    coverage: float
+    overlap: float
+    fuzzy: float
+
+
+class Matcher:
+    """Rank the entries of an index for customer questions."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+    def rank(self, question: str, lang: Lang | None = None, limit: int = 10) -> Ranking:
+        """Return the best entries for a question, best first."""
+        lang = lang or detect_language(question)
+        query = analyse(question, self.index)
+        scored = self._score(query, lang)
+        candidates = tuple(scored[:limit])
+        return Ranking(
+            question=question,
+            lang=lang,
+            candidates=candidates,
+            notes=query.notes,
+            unknown=query.unknown,
+        )
+
+    def _score(self, query: Query, lang: Lang) -> list[Candidate]:
+        index = self.index
+        n_docs = len(index)
+        groups = [g for g in query.groups if g.weight > 0]
+        if not n_docs or not groups:
+            return []
+        matched = np.zeros((len(groups), n_docs), dtype=bool)
+        total = np.zeros(n_docs, dtype=np.float32)
+        for row, group in enumerate(groups):
+            contribution = np.zeros(n_docs, dtype=np.float32)
+            for term, weight in group.alternatives.items():
+                posting = index.postings[term]
+                current = contribution[posting.docs]
+                contribution[posting.docs] = np.maximum(current, posting.scores * weight)
+            matched[row] = contribution > 0
+            total += contribution
+        upper = sum(g.weight for g in groups) * (K1 + 1.0)
+        weights = np.array([g.weight for g in groups], dtype=np.float32)
+        coverage = (weights @ matched) / weights.sum()
+        lexical = total / upper
+
+        order = np.argsort(-lexical, kind="stable")[: RESCORE_DEPTH * 2]
+        best_by_group: dict[int, tuple[float, int]] = {}
+        for doc in order:
+            doc = int(doc)
+            if lexical[doc] <= 0:
+                break
+            features = _Features(
+                lexical=float(lexical[doc]),
+                coverage=float(coverage[doc]),
+                overlap=_overlap(groups, index.short_texts[doc]),
+                fuzzy=_fuzzy(query.text, index.short_texts[doc]),
+            )
+            score = confidence(features)
+            if index.entries[doc].lang is not lang:
+                score *= OTHER_LANGUAGE_PENALTY
+            group_id = index.group_of[doc]
+            if group_id not in best_by_group or score > best_by_group[group_id][0]:
+                best_by_group[group_id] = (score, doc)
+        ranked = sorted(best_by_group.values(), key=lambda pair: -pair[0])[:RESCORE_DEPTH]
+        return [
+            Candidate(
+                entry=self._in_language(index.entries[doc], lang),
+                score=round(score, 4),
+                matched=tuple(g.word for row, g in enumerate(groups) if matched[row, doc]),
+            )
+            for score, doc in ranked
+        ]
+
+    def _in_language(self, entry: Entry, lang: Lang) -> Entry:
+        if entry.lang is lang or not entry.translation:
+            return entry
+        for other in self.index.entries:
+            if other.id == entry.translation:
+                return other
+        return entry
+
+
+def _overlap(groups: list[TermGroup], texts: tuple[ShortText, ...]) -> float:
+    """Return the best idf-weighted F1 between the question and a title or question."""
+    total = sum(g.weight for g in groups)
+    best = 0.0
+    for text in texts:
+        if not text.stems:
+            continue
+        hit_weight = 0.0
+        explained: set[str] = set()
+        for group in groups:
+            hits = text.stems.intersection(group.alternatives)
+            if hits:
+                hit_weight += group.weight
+                explained |= hits
+        if not hit_weight:
+            continue
+        recall = hit_weight / total
+        precision = len(explained) / len(text.stems)
+        best = max(best, 2 * recall * precision / (recall + precision))
+    return best
+
+
+def _fuzzy(question: str, texts: tuple[ShortText, ...]) -> float:
+    """Return the best rapidfuzz token-set similarity to a title or question, in 0..1."""
+    folded = fold(question)
+    return (
+        max(
+            fuzz.token_set_ratio(folded, fold(text.text), processor=default_process)
+            for text in texts
+        )
+        / 100.0
+    )
+
+
+def confidence(features: _Features) -> float:
+    """Map the ranking features to a probability that the entry answers the question."""
+    z = (
+        -6.0
+        + 4.0 * features.lexical
+        + 4.0 * features.coverage
+        + 3.0 * features.overlap
+        + 1.0 * features.fuzzy
+    )
+    return 1.0 / (1.0 + math.exp(-z))

@@ -1,0 +1,100 @@
+"""Analysis of a customer's question into weighted term groups, with explanations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.matching.index import Index
+from bot.matching.text import content_words
+
+TYPO_WEIGHT = 0.8
+COMPOUND_WEIGHT = 0.9
+SYNONYM_WEIGHT = 0.9
+# A word the content does not know at all still counts as part of the question: an entry
+# that explains "Passwort ändern" does not explain "Gmail Passwort ändern".
+UNKNOWN_SHARE = 0.7
+
+
+@dataclass(slots=True)
+class TermGroup:
+    """One word of the question and the index terms that may stand for it."""
+
+    word: str
+    alternatives: dict[str, float] = field(default_factory=dict)
+    weight: float = 0.0
+
+    def add(self, term: str, weight: float) -> None:
+        """Add an index term for this word, keeping the higher weight."""
+        if weight > self.alternatives.get(term, 0.0):
+            self.alternatives[term] = weight
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A question analysed against an index."""
+
+    text: str
+    groups: tuple[TermGroup, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def unknown(self) -> tuple[str, ...]:
+        """Return the words no entry knows."""
+        return tuple(g.word for g in self.groups if not g.alternatives)
+
+
+def analyse(text: str, index: Index) -> Query:
+    """Turn a question into term groups: exact, compound parts, typo fixes, synonyms."""
+    vocabulary = index.vocabulary
+    stemmers = index.stemmers
+    notes: list[str] = []
+    resolved: list[tuple[str, str, float]] = []  # (customer's word, word to look up, weight)
+    for word in content_words(text):
+        if vocabulary.knows(word):
+            resolved.append((word, word, 1.0))
+        elif parts := vocabulary.split(word):
+            notes.append(f"compound: {word} = {' + '.join(parts)}")
+            resolved.extend((part, part, COMPOUND_WEIGHT) for part in parts)
+        elif fixed := vocabulary.correct(word):
+            notes.append(f"typo: {word} → {fixed}")
+            resolved.append((word, fixed, TYPO_WEIGHT))
+        else:
+            resolved.append((word, word, 1.0))
+
+    groups = [TermGroup(word=word) for word, _, _ in resolved]
+    lookups = [lookup for _, lookup, _ in resolved]
+    for group, (_, lookup, weight) in zip(groups, resolved, strict=True):
+        for stem in stemmers.stems(lookup):
+            if stem in index.postings:
+                group.add(stem, weight)
+    for position in range(len(lookups) - 1):
+        joined = vocabulary.join(lookups[position], lookups[position + 1])
+        if joined:
+            notes.append(f"joined: {lookups[position]} {lookups[position + 1]} → {joined}")
+            for group in groups[position : position + 2]:
+                for stem in stemmers.stems(joined):
+                    if stem in index.postings:
+                        group.add(stem, 1.0)
+    for position, synonym in index.lexicon.synonyms(lookups):
+        added = False
+        for word in synonym.words:
+            for stem in stemmers.stems(word):
+                if stem in index.postings and stem not in groups[position].alternatives:
+                    groups[position].add(stem, SYNONYM_WEIGHT * resolved[position][2])
+                    added = True
+        if added:
+            notes.append(f"synonym: {synonym.trigger} ~ {' '.join(synonym.words)}")
+
+    merged: dict[str, TermGroup] = {}
+    for group in groups:
+        if group.word in merged:
+            for term, weight in group.alternatives.items():
+                merged[group.word].add(term, weight)
+        else:
+            merged[group.word] = group
+    for group in merged.values():
+        group.weight = max(
+            (index.idf(term) * weight for term, weight in group.alternatives.items()),
+            default=index.max_idf * UNKNOWN_SHARE,
+        )
+    return Query(text=text, groups=tuple(merged.values()), notes=tuple(dict.fromkeys(notes)))

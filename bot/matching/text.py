@@ -1,0 +1,141 @@
+"""Text analysis shared by content and questions: normalise, tokenise, filter, stem."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+from stop_words import get_stop_words
+
+from bot.content.model import Lang
+
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+_SPELLINGS = (
+    (re.compile(r"\be[\s-]?mails?\b"), "email"),
+    (re.compile(r"\bwi[\s-]?fi\b"), "wlan"),
+)
+_WORD = re.compile(r"[a-z0-9]+")
+
+# The English list in `stop-words` is long and contains words that carry meaning for a
+# hoster ("site", "mx", "down", "bill"): those are kept as content words.
+_ENGLISH_CONTENT_WORDS = frozenset(
+    """
+    site web page pages home homepage mx system net full down bill order open new empty
+    free microsoft value group run running work working show find section point back
+    backs information online line lines area areas member members number numbers
+    """.split()
+)
+
+# Greetings, politeness and chat filler in both languages: they never identify an entry.
+_FILLER = frozenset(
+    """
+    hallo hi hey moin servus huhu gruezi tag morgen abend nabend guten gute danke dank
+    vielen bitte gruss gruesse lg mfg vg liebe lieben liebes sehr geehrte geehrter damen
+    herren frage fragen mal ne nen ner eigentlich irgendwie bzw halt eben leider gerne
+    gern kurz schon moechte moechten moecht mocht wuerde wuerden wollte koennte
+    koenntet koennen kannst koennt braeuchte brauche brauch benoetige gibt ok okay
+    jemand einfach genau bisschen bissl evtl eventuell vielleicht bitten hilfe problem
+    probleme hello hiya greetings thanks thank thx please pls plz regards cheers dear
+    question questions help hey anyone somebody someone quick sir madam
+    """.split()
+)
+
+
+def fold(text: str) -> str:
+    """Return text in the canonical form: NFKC, casefolded, umlauts spelled out."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_FOLD)
+    for pattern, replacement in _SPELLINGS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def words(text: str) -> list[str]:
+    """Split text into folded words (letters and digits), single letters dropped."""
+    return [w for w in _WORD.findall(fold(text)) if len(w) > 1 or w.isdigit()]
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """Return the folded German and English stopwords plus chat filler."""
+    german = {fold(w) for w in get_stop_words("german")}
+    english = {fold(w) for w in get_stop_words("english")} - _ENGLISH_CONTENT_WORDS
+    return frozenset(german | english | _FILLER)
+
+
+@dataclass(frozen=True, slots=True)
+class Stemmers:
+    """Snowball stemmers for the supported languages, with a per-word cache."""
+
+    @staticmethod
+    @lru_cache(maxsize=200_000)
+    def stem(word: str, lang: Lang) -> str:
+        """Return the Snowball stem of one folded word."""
+        return _stemmer(lang).stemWord(word)
+
+    def stems(self, word: str) -> tuple[str, ...]:
+        """Return the distinct stems of a word under every language."""
+        de = self.stem(word, Lang.DE)
+        en = self.stem(word, Lang.EN)
+        return (de,) if de == en else (de, en)
+
+
+@lru_cache(maxsize=2)
+def _stemmer(lang: Lang) -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("german" if lang is Lang.DE else "english")
+
+
+def content_words(text: str) -> list[str]:
+    """Return the folded words of text without stopwords and filler."""
+    stop = stopwords()
+    return [w for w in words(text) if w not in stop]
+
+
+def detect_language(text: str, default: Lang = Lang.DE) -> Lang:
+    """Guess the language of a customer message from its function words."""
+    tokens = words(text)
+    de_hits = sum(1 for w in tokens if w in _german_markers())
+    en_hits = sum(1 for w in tokens if w in _english_markers())
+    if "ae" in text or any(ch in text.casefold() for ch in "äöüß"):
+        de_hits += 1
+    if de_hits == en_hits:
+        return default
+    return Lang.DE if de_hits > en_hits else Lang.EN
+
+
+@lru_cache(maxsize=1)
+def _german_markers() -> frozenset[str]:
+    return frozenset(fold(w) for w in get_stop_words("german")) | _GERMAN_EXTRA
+
+
+@lru_cache(maxsize=1)
+def _english_markers() -> frozenset[str]:
+    german = _german_markers()
+    return frozenset(w for w in _ENGLISH_FUNCTION if w not in german)
+
+
+_GERMAN_EXTRA = frozenset(
+    "hallo moin servus danke bitte geht gehts nicht kein keine wo wie was warum ich mein "
+    "meine meinen einen ein eine ist sind hab habe kann koennen moechte".split()
+)
+_ENGLISH_FUNCTION = frozenset(
+    """
+    the a an is are was were be been how what why where when who which do does did
+    my your our i you we it its this that these those to of for with from in on at
+    by can could would should will not no yes please thanks hello hi and or but if
+    there here have has had me us get set change want need cant cannot doesnt dont
+    """.split()
+)
+
+
+def join_tokens(tokens: Sequence[str]) -> str:
+    """Join tokens for fuzzy comparison."""
+    return " ".join(tokens)
+
+
+def unique(items: Iterable[str]) -> list[str]:
+    """Return items in first-seen order without repeats."""
+    return list(dict.fromkeys(items))

@@ -1,0 +1,1 @@
+"""Support tiers: which requests are free and which are billed."""
