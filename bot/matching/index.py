@@ -25,6 +25,8 @@ FIELD_WEIGHTS: dict[str, float] = {
     "summary": 1.0,
     "body": 0.5,
 }
+# Fields that say what an entry is about; the body only explains.
+STRONG_FIELDS = frozenset({"title", "questions", "tags", "summary"})
 # A part of a compound counts less than the whole word.
 COMPOUND_PART_WEIGHT = 0.5
 K1 = 1.2
@@ -41,6 +43,7 @@ class Posting:
     docs: IntArray
     scores: FloatArray
     idf: float
+    strong: IntArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +65,13 @@ class Index:
             (word, entry.lang) for entry in self.entries for word in _entry_words(entry)
         )
         self.group_of: tuple[int, ...] = _translation_groups(self.entries)
-        frequencies = [self._frequencies(entry) for entry in self.entries]
+        frequencies = [self._frequencies(entry, FIELD_WEIGHTS) for entry in self.entries]
+        strong_weights = {f: (1.0 if f in STRONG_FIELDS else 0.0) for f in FIELD_WEIGHTS}
+        strong = [self._frequencies(entry, strong_weights) for entry in self.entries]
         self.short_texts: tuple[tuple[ShortText, ...], ...] = tuple(
             self._short_texts(entry) for entry in self.entries
         )
-        self.postings: dict[str, Posting] = _postings(frequencies)
+        self.postings: dict[str, Posting] = _postings(frequencies, strong)
         self.max_idf = _idf(len(self.entries), 1)
 
     def __len__(self) -> int:
@@ -85,10 +90,12 @@ class Index:
             terms.extend((self.stemmers.stem(part, lang), COMPOUND_PART_WEIGHT) for part in parts)
         return terms
 
-    def _frequencies(self, entry: Entry) -> Counter[str]:
+    def _frequencies(self, entry: Entry, weights: dict[str, float]) -> Counter[str]:
         counts: Counter[str] = Counter()
         for field, text in _fields(entry):
-            weight = FIELD_WEIGHTS[field]
+            weight = weights[field]
+            if not weight:
+                continue
             for word in content_words(text):
                 for term, part_weight in self.stems_of(word, entry.lang):
                     counts[term] += weight * part_weight
@@ -128,11 +135,15 @@ def _idf(n_docs: int, df: int) -> float:
     return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
 
-def _postings(frequencies: list[Counter[str]]) -> dict[str, Posting]:
+def _postings(frequencies: list[Counter[str]], strong: list[Counter[str]]) -> dict[str, Posting]:
     n_docs = len(frequencies)
     lengths = [sum(counts.values()) for counts in frequencies]
     average = (sum(lengths) / n_docs) if n_docs else 1.0
     by_term: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    strong_docs: dict[str, list[int]] = defaultdict(list)
+    for doc, counts in enumerate(strong):
+        for term in counts:
+            strong_docs[term].append(doc)
     for doc, counts in enumerate(frequencies):
         norm = K1 * (1.0 - B + B * lengths[doc] / average)
         for term, tf in counts.items():
@@ -144,6 +155,7 @@ def _postings(frequencies: list[Counter[str]]) -> dict[str, Posting]:
             docs=np.fromiter((doc for doc, _ in pairs), dtype=np.int32, count=len(pairs)),
             scores=np.fromiter((idf * s for _, s in pairs), dtype=np.float32, count=len(pairs)),
             idf=idf,
+            strong=np.array(strong_docs.get(term, []), dtype=np.int32),
         )
     return postings
 

@@ -20,12 +20,25 @@ OTHER_LANGUAGE_PENALTY = 0.97
 
 
 @dataclass(frozen=True, slots=True)
+class Features:
+    """What the confidence of one candidate is computed from, each in 0..1."""
+
+    lexical: float
+    relative: float
+    coverage: float
+    focus: float
+    overlap: float
+    fuzzy: float
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """An entry that may answer the question, with its confidence in 0..1."""
 
     entry: Entry
     score: float
     matched: tuple[str, ...]
+    features: Features
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +52,6 @@ class Ranking:
     unknown: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _Features:
-    lexical: float
-    coverage: float
-    overlap: float
-    fuzzy: float
-
-
 class Matcher:
     """Rank the entries of an index for customer questions."""
 
@@ -57,8 +62,10 @@ class Matcher:
         """Return the best entries for a question, best first."""
         lang = lang or detect_language(question)
         query = analyse(question, self.index)
-        scored = self._score(query, lang)
-        candidates = tuple(scored[:limit])
+        lang = lang or self.index.vocabulary.language_of(g.word for g in query.groups)
+        candidates = tuple(self._score(query, lang)[:limit])
+        if lang is None:
+            lang = Lang.DE
         return Ranking(
             question=question,
             lang=lang,
@@ -67,13 +74,14 @@ class Matcher:
             unknown=query.unknown,
         )
 
-    def _score(self, query: Query, lang: Lang) -> list[Candidate]:
+    def _score(self, query: Query, lang: Lang | None) -> list[Candidate]:
         index = self.index
         n_docs = len(index)
         groups = [g for g in query.groups if g.weight > 0]
         if not n_docs or not groups:
             return []
         matched = np.zeros((len(groups), n_docs), dtype=bool)
+        strong = np.zeros((len(groups), n_docs), dtype=bool)
         total = np.zeros(n_docs, dtype=np.float32)
         for row, group in enumerate(groups):
             contribution = np.zeros(n_docs, dtype=np.float32)
@@ -81,43 +89,49 @@ class Matcher:
                 posting = index.postings[term]
                 current = contribution[posting.docs]
                 contribution[posting.docs] = np.maximum(current, posting.scores * weight)
+                strong[row, posting.strong] = True
             matched[row] = contribution > 0
             total += contribution
         upper = sum(g.weight for g in groups) * (K1 + 1.0)
         weights = np.array([g.weight for g in groups], dtype=np.float32)
         coverage = (weights @ matched) / weights.sum()
+        focus = (weights @ strong) / weights.sum()
         lexical = total / upper
+        top_lexical = float(lexical.max()) or 1.0
 
         order = np.argsort(-lexical, kind="stable")[: RESCORE_DEPTH * 2]
-        best_by_group: dict[int, tuple[float, int]] = {}
+        best_by_group: dict[int, tuple[float, int, Features]] = {}
         for doc in order:
             doc = int(doc)
             if lexical[doc] <= 0:
                 break
-            features = _Features(
+            features = Features(
                 lexical=float(lexical[doc]),
+                relative=float(lexical[doc]) / top_lexical,
                 coverage=float(coverage[doc]),
+                focus=float(focus[doc]),
                 overlap=_overlap(groups, index.short_texts[doc]),
                 fuzzy=_fuzzy(query.text, index.short_texts[doc]),
             )
             score = confidence(features)
-            if index.entries[doc].lang is not lang:
+            if lang and index.entries[doc].lang is not lang:
                 score *= OTHER_LANGUAGE_PENALTY
             group_id = index.group_of[doc]
             if group_id not in best_by_group or score > best_by_group[group_id][0]:
-                best_by_group[group_id] = (score, doc)
+                best_by_group[group_id] = (score, doc, features)
         ranked = sorted(best_by_group.values(), key=lambda pair: -pair[0])[:RESCORE_DEPTH]
         return [
             Candidate(
                 entry=self._in_language(index.entries[doc], lang),
                 score=round(score, 4),
                 matched=tuple(g.word for row, g in enumerate(groups) if matched[row, doc]),
+                features=features,
             )
-            for score, doc in ranked
+            for score, doc, features in ranked
         ]
 
-    def _in_language(self, entry: Entry, lang: Lang) -> Entry:
-        if entry.lang is lang or not entry.translation:
+    def _in_language(self, entry: Entry, lang: Lang | None) -> Entry:
+        if entry.lang is (lang or Lang.DE) or not entry.translation:
             return entry
         for other in self.index.entries:
             if other.id == entry.translation:
@@ -159,13 +173,15 @@ def _fuzzy(question: str, texts: tuple[ShortText, ...]) -> float:
     )
 
 
-def confidence(features: _Features) -> float:
+def confidence(features: Features) -> float:
     """Map the ranking features to a probability that the entry answers the question."""
+    # Logistic regression fitted on the development cases (tests/eval), see docs/matching.md.
     z = (
-        -6.0
-        + 4.0 * features.lexical
-        + 4.0 * features.coverage
-        + 3.0 * features.overlap
-        + 1.0 * features.fuzzy
+        -8.85
+        + 2.25 * features.lexical
+        + 5.02 * features.relative
+        + 0.51 * features.focus
+        + 2.34 * features.overlap
+        + 2.05 * features.fuzzy
     )
     return 1.0 / (1.0 + math.exp(-z))

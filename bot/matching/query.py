@@ -64,9 +64,10 @@ def analyse(text: str, index: Index) -> Query:
     groups = [TermGroup(word=word) for word, _, _ in resolved]
     lookups = [lookup for _, lookup, _ in resolved]
     for group, (_, lookup, weight) in zip(groups, resolved, strict=True):
-        for stem in stemmers.stems(lookup):
-            if stem in index.postings:
-                group.add(stem, weight)
+        for form in (lookup, *vocabulary.inflections(lookup)):
+            for stem in stemmers.stems(form):
+                if stem in index.postings:
+                    group.add(stem, weight)
     for position in range(len(lookups) - 1):
         joined = vocabulary.join(lookups[position], lookups[position + 1])
         if joined:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -94,15 +93,15 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if w not in stop]
 
 
-def detect_language(text: str, default: Lang = Lang.DE) -> Lang:
-    """Guess the language of a customer message from its function words."""
+def detect_language(text: str) -> Lang | None:
+    """Guess the language of a customer message from its function words (None: can't tell)."""
     tokens = words(text)
     de_hits = sum(1 for w in tokens if w in _german_markers())
     en_hits = sum(1 for w in tokens if w in _english_markers())
-    if "ae" in text or any(ch in text.casefold() for ch in "äöüß"):
+    if any(ch in text.casefold() for ch in "äöüß"):
         de_hits += 1
     if de_hits == en_hits:
-        return default
+        return None
     return Lang.DE if de_hits > en_hits else Lang.EN
 
 
@@ -130,12 +129,3 @@ _ENGLISH_FUNCTION = frozenset(
     """.split()
 )
 
-
-def join_tokens(tokens: Sequence[str]) -> str:
-    """Join tokens for fuzzy comparison."""
-    return " ".join(tokens)
-
-
-def unique(items: Iterable[str]) -> list[str]:
-    """Return items in first-seen order without repeats."""
-    return list(dict.fromkeys(items))

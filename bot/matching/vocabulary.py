@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from functools import lru_cache
 
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from bot.content.model import Lang
 from bot.matching.text import Stemmers
@@ -22,9 +22,13 @@ class Vocabulary:
 
     def __init__(self, words: Iterable[tuple[str, Lang]]) -> None:
         stemmers = Stemmers()
+        self.frequency: Counter[str] = Counter()
         self.words: set[str] = set()
         self.stems: set[str] = set()
+        self.by_language: dict[Lang, set[str]] = {lang: set() for lang in Lang}
         for word, lang in words:
+            self.frequency[word] += 1
+            self.by_language[lang].add(word)
             if word not in self.words:
                 self.words.add(word)
                 self.stems.add(stemmers.stem(word, lang))
@@ -40,6 +44,16 @@ class Vocabulary:
     def knows(self, word: str) -> bool:
         """Tell whether the word, or its stem in either language, occurs in the content."""
         return word in self.words or any(stem in self.stems for stem in self._stemmers.stems(word))
+
+    def language_of(self, words: Iterable[str]) -> Lang | None:
+        """Return the language whose entries alone use most of these words, if any."""
+        counts = dict.fromkeys(Lang, 0)
+        for word in words:
+            holders = [lang for lang, known in self.by_language.items() if word in known]
+            if len(holders) == 1:
+                counts[holders[0]] += 1
+        best = max(counts, key=lambda lang: counts[lang])
+        return best if counts[best] > counts[best.other] else None
 
     def _known_part(self, part: str) -> bool:
         return len(part) >= MIN_PART and self.knows(part)
@@ -63,6 +77,15 @@ class Vocabulary:
                     return (stem, *rest)
         return None
 
+    def inflections(self, word: str) -> list[str]:
+        """Return known forms of the same German verb ("kommt" for "kommen" and back)."""
+        forms = []
+        if word.endswith("t"):
+            forms.append(word[:-1] + "en")
+        if word.endswith("en"):
+            forms.append(word[:-2] + "t")
+        return [form for form in forms if form in self.words and len(form) > 4]
+
     def join(self, first: str, second: str) -> str | None:
         """Return the known compound two adjacent words form ("mail server"), or None."""
         joined = first + second
@@ -73,26 +96,23 @@ class Vocabulary:
         if len(word) < 4 or not word.isalpha():
             return None
         limit = 1 if len(word) < 8 else 2
-        best: tuple[int, str] | None = None
+        # Fewest edits first (a swap of two letters is one edit), then the commoner word.
+        best: tuple[int, int, str] | None = None
         for length in range(len(word) - limit, len(word) + limit + 1):
-            choices = self._by_length.get(length)
-            if not choices:
-                continue
-            found = process.extractOne(
+            for candidate, distance, _ in process.extract(
                 word,
-                choices,
-                scorer=Levenshtein.distance,
+                self._by_length.get(length, ()),
+                scorer=OSA.distance,
                 processor=None,
                 score_cutoff=limit,
-            )
-            if found is None:
-                continue
-            candidate, distance = found[0], int(found[1])
-            if _is_other_word(word, candidate):
-                continue
-            if best is None or distance < best[0]:
-                best = (distance, candidate)
-        return best[1] if best else None
+                limit=5,
+            ):
+                if _is_other_word(word, candidate):
+                    continue
+                key = (int(distance), -self.frequency[candidate], candidate)
+                if best is None or key < best:
+                    best = key
+        return best[2] if best else None
 
 
 def _is_other_word(word: str, candidate: str) -> bool:
@@ -102,4 +122,5 @@ def _is_other_word(word: str, candidate: str) -> bool:
     short, long = sorted((word, candidate), key=len)
     if long.endswith(short) or long.startswith(short):
         return True
-    return word[0] != candidate[0] and word[:2] != candidate[1::-1]
+    first_letter_changed = word[0] != candidate[0] and word[:2] != candidate[1::-1]
+    return first_letter_changed

@@ -1,0 +1,1 @@
+"""FAQ content: the entry model, the markdown loader and the linter."""
