@@ -164,7 +164,6 @@ def _triage(args: argparse.Namespace) -> int:
                 "message": args.message,
                 "tier": result.verdict.value,
                 "reasons": list(result.reasons),
-                "scores": result.scores,
             }
         )
     else:

@@ -234,18 +234,14 @@ def _failure(case: MatchCase, row: dict[str, Any]) -> str | None:
         return None
     if case.expected is not None and row["decision"] == "suggest" and case.expected in top:
         return None
-    return (
-        f"{row['decision']}: expected {case.expected}, got {row['id'] or top}: {case.question!r}"
-    )
+    return f"{row['decision']}: expected {case.expected}, got {row['id'] or top}: {case.question!r}"
 
 
 def _triage_figures(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if not rows:
         return {"triage_cases": 0, "triage_accuracy": 0.0, "triage_swaps": 0}
     right = sum(row["tier"] == row["expected"] for row in rows)
-    swaps = sum(
-        {row["tier"], row["expected"]} == {"standard", "extended"} for row in rows
-    )
+    swaps = sum({row["tier"], row["expected"]} == {"standard", "extended"} for row in rows)
     return {
         "triage_cases": len(rows),
         "triage_accuracy": round(right / len(rows), 4),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -90,8 +90,8 @@ class Index:
             terms.extend((self.stemmers.stem(part, lang), COMPOUND_PART_WEIGHT) for part in parts)
         return terms
 
-    def _frequencies(self, entry: Entry, weights: dict[str, float]) -> Counter[str]:
-        counts: Counter[str] = Counter()
+    def _frequencies(self, entry: Entry, weights: dict[str, float]) -> dict[str, float]:
+        counts: dict[str, float] = defaultdict(float)
         for field, text in _fields(entry):
             weight = weights[field]
             if not weight:
@@ -135,7 +135,9 @@ def _idf(n_docs: int, df: int) -> float:
     return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
 
-def _postings(frequencies: list[Counter[str]], strong: list[Counter[str]]) -> dict[str, Posting]:
+def _postings(
+    frequencies: list[dict[str, float]], strong: list[dict[str, float]]
+) -> dict[str, Posting]:
     n_docs = len(frequencies)
     lengths = [sum(counts.values()) for counts in frequencies]
     average = (sum(lengths) / n_docs) if n_docs else 1.0

@@ -101,8 +101,8 @@ class Matcher:
 
         order = np.argsort(-lexical, kind="stable")[: RESCORE_DEPTH * 2]
         best_by_group: dict[int, tuple[float, int, Features]] = {}
-        for doc in order:
-            doc = int(doc)
+        for position in order:
+            doc = int(position)
             if lexical[doc] <= 0:
                 break
             features = Features(

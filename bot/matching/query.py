@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from bot.matching.index import Index
@@ -45,11 +46,38 @@ class Query:
 
 def analyse(text: str, index: Index) -> Query:
     """Turn a question into term groups: exact, compound parts, typo fixes, synonyms."""
-    vocabulary = index.vocabulary
-    stemmers = index.stemmers
     notes: list[str] = []
-    resolved: list[tuple[str, str, float]] = []  # (customer's word, word to look up, weight)
-    for word in content_words(text):
+    resolved = _resolve(content_words(text), index, notes)
+    groups = [TermGroup(word=word) for word, _, _ in resolved]
+    lookups = [lookup for _, lookup, _ in resolved]
+    for group, (_, lookup, weight) in zip(groups, resolved, strict=True):
+        for form in (lookup, *index.vocabulary.inflections(lookup)):
+            _add_word(group, form, weight, index)
+    for position, (first, second) in enumerate(itertools.pairwise(lookups)):
+        joined = index.vocabulary.join(first, second)
+        if joined:
+            notes.append(f"joined: {first} {second} → {joined}")
+            for group in groups[position : position + 2]:
+                _add_word(group, joined, 1.0, index)
+    for position, synonym in index.lexicon.synonyms(lookups):
+        weight = SYNONYM_WEIGHT * resolved[position][2]
+        added = [_add_word(groups[position], word, weight, index) for word in synonym.words]
+        if any(added):
+            notes.append(f"synonym: {synonym.trigger} ~ {' '.join(synonym.words)}")
+    merged = _merge(groups)
+    for group in merged:
+        group.weight = max(
+            (index.idf(term) * weight for term, weight in group.alternatives.items()),
+            default=index.max_idf * UNKNOWN_SHARE,
+        )
+    return Query(text=text, groups=merged, notes=tuple(dict.fromkeys(notes)))
+
+
+def _resolve(words: list[str], index: Index, notes: list[str]) -> list[tuple[str, str, float]]:
+    """Return (customer's word, word to look up, weight): known, compound part or typo fix."""
+    vocabulary = index.vocabulary
+    resolved: list[tuple[str, str, float]] = []
+    for word in words:
         if vocabulary.knows(word):
             resolved.append((word, word, 1.0))
         elif parts := vocabulary.split(word):
@@ -60,32 +88,22 @@ def analyse(text: str, index: Index) -> Query:
             resolved.append((word, fixed, TYPO_WEIGHT))
         else:
             resolved.append((word, word, 1.0))
+    return resolved
 
-    groups = [TermGroup(word=word) for word, _, _ in resolved]
-    lookups = [lookup for _, lookup, _ in resolved]
-    for group, (_, lookup, weight) in zip(groups, resolved, strict=True):
-        for form in (lookup, *vocabulary.inflections(lookup)):
-            for stem in stemmers.stems(form):
-                if stem in index.postings:
-                    group.add(stem, weight)
-    for position in range(len(lookups) - 1):
-        joined = vocabulary.join(lookups[position], lookups[position + 1])
-        if joined:
-            notes.append(f"joined: {lookups[position]} {lookups[position + 1]} → {joined}")
-            for group in groups[position : position + 2]:
-                for stem in stemmers.stems(joined):
-                    if stem in index.postings:
-                        group.add(stem, 1.0)
-    for position, synonym in index.lexicon.synonyms(lookups):
-        added = False
-        for word in synonym.words:
-            for stem in stemmers.stems(word):
-                if stem in index.postings and stem not in groups[position].alternatives:
-                    groups[position].add(stem, SYNONYM_WEIGHT * resolved[position][2])
-                    added = True
-        if added:
-            notes.append(f"synonym: {synonym.trigger} ~ {' '.join(synonym.words)}")
 
+def _add_word(group: TermGroup, word: str, weight: float, index: Index) -> bool:
+    """Add the indexed stems of a word to a group; tell whether any was new."""
+    added = False
+    for stem in index.stemmers.stems(word):
+        if stem in index.postings and stem not in group.alternatives:
+            added = True
+        if stem in index.postings:
+            group.add(stem, weight)
+    return added
+
+
+def _merge(groups: list[TermGroup]) -> tuple[TermGroup, ...]:
+    """Fold groups of the same customer word into one."""
     merged: dict[str, TermGroup] = {}
     for group in groups:
         if group.word in merged:
@@ -93,9 +111,4 @@ def analyse(text: str, index: Index) -> Query:
                 merged[group.word].add(term, weight)
         else:
             merged[group.word] = group
-    for group in merged.values():
-        group.weight = max(
-            (index.idf(term) * weight for term, weight in group.alternatives.items()),
-            default=index.max_idf * UNKNOWN_SHARE,
-        )
-    return Query(text=text, groups=tuple(merged.values()), notes=tuple(dict.fromkeys(notes)))
+    return tuple(merged.values())

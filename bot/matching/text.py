@@ -35,11 +35,11 @@ _FILLER = frozenset(
     hallo hi hey moin servus huhu gruezi tag morgen abend nabend guten gute danke dank
     vielen bitte gruss gruesse lg mfg vg liebe lieben liebes sehr geehrte geehrter damen
     herren frage fragen mal ne nen ner eigentlich irgendwie bzw halt eben leider gerne
-    gern kurz schon moechte moechten moecht mocht wuerde wuerden wollte koennte
-    koenntet koennen kannst koennt braeuchte brauche brauch benoetige gibt ok okay
-    jemand einfach genau bisschen bissl evtl eventuell vielleicht bitten hilfe problem
-    probleme hello hiya greetings thanks thank thx please pls plz regards cheers dear
-    question questions help hey anyone somebody someone quick sir madam
+    gern kurz schon moechte moechten moecht mocht wuerde wuerden wollte koennte koenntet
+    koennen kannst koennt braeuchte brauche brauch benoetige gibt ok okay jemand einfach
+    genau bisschen bissl evtl eventuell vielleicht bitten hilfe problem probleme hello
+    hiya greetings thanks thank thx please pls plz regards cheers dear question
+    questions help hey anyone somebody someone quick sir madam
     """.split()
 )
 
@@ -73,7 +73,7 @@ class Stemmers:
     @lru_cache(maxsize=200_000)
     def stem(word: str, lang: Lang) -> str:
         """Return the Snowball stem of one folded word."""
-        return _stemmer(lang).stemWord(word)
+        return str(_stemmer(lang).stemWord(word))
 
     def stems(self, word: str) -> tuple[str, ...]:
         """Return the distinct stems of a word under every language."""
@@ -117,15 +117,16 @@ def _english_markers() -> frozenset[str]:
 
 
 _GERMAN_EXTRA = frozenset(
-    "hallo moin servus danke bitte geht gehts nicht kein keine wo wie was warum ich mein "
-    "meine meinen einen ein eine ist sind hab habe kann koennen moechte".split()
+    """
+    hallo moin servus danke bitte geht gehts nicht kein keine wo wie
+    was warum ich mein meine meinen einen ein eine ist sind hab habe kann koennen moechte
+    """.split()
 )
 _ENGLISH_FUNCTION = frozenset(
     """
-    the a an is are was were be been how what why where when who which do does did
-    my your our i you we it its this that these those to of for with from in on at
-    by can could would should will not no yes please thanks hello hi and or but if
-    there here have has had me us get set change want need cant cannot doesnt dont
+    the a an is are was were be been how what why where when who which do does did my
+    your our i you we it its this that these those to of for with from in on at by can
+    could would should will not no yes please thanks hello hi and or but if there here
+    have has had me us get set change want need cant cannot doesnt dont
     """.split()
 )
-

@@ -122,5 +122,4 @@ def _is_other_word(word: str, candidate: str) -> bool:
     short, long = sorted((word, candidate), key=len)
     if long.endswith(short) or long.startswith(short):
         return True
-    first_letter_changed = word[0] != candidate[0] and word[:2] != candidate[1::-1]
-    return first_letter_changed
+    return word[0] != candidate[0] and word[:2] != candidate[1::-1]

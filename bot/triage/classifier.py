@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.content.model import Tier
@@ -19,68 +20,75 @@ class Verdict(enum.StrEnum):
     UNCLEAR = "unclear"
 
 
-@dataclass(frozen=True, slots=True)
-class Cue:
-    """A phrase pattern that points to one tier, and how strongly."""
+class Signal(enum.StrEnum):
+    """Kinds of evidence in a request, each pointing to a tier or to a question."""
 
-    pattern: re.Pattern[str]
-    tier: Tier
-    weight: float
-    reason: str
-
-
-def _cue(tier: Tier, weight: float, reason: str, *patterns: str) -> Cue:
-    return Cue(re.compile("|".join(f"(?:{p})" for p in patterns)), tier, weight, reason)
+    SELF_CAUSED = "the customer caused it (deleted, misconfigured, locked out)"
+    OWN_WORK = "work on the customer's own website, code or server"
+    HOSTER_FAULT = "a fault in a service the hoster runs"
+    HOW_TO = "a question about using the portal or the hoster's software"
+    SYMPTOM = "a symptom without a known cause"
 
 
-# Patterns run on folded text (lowercase, ä→ae, ö→oe, ü→ue, ß→ss).
-CUES: tuple[Cue, ...] = (
-    _cue(
-        Tier.EXTENDED, 2.0, "the customer caused it (deleted, misconfigured, locked out)",
-        r"\b(selbst|selber|versehentlich|aus versehen|ausversehen|mein fehler|accidentally"
-        r"|by mistake|myself|on my own)\b",
-        r"\b(ich|wir|i|we) (habe|hab|haben|have|had)? ?\w* ?(geloescht|deleted|removed"
-        r"|entfernt|ueberschrieben|overwritten|falsch eingetragen)",
-        r"\b(ausgesperrt|locked (myself|me|us) out|lock(ed)? out)\b",
-        r"\b(meine?n?|my|our|unsere?n?) (eigene[nm]? )?(firewall|iptables|ufw|nftables"
-        r"|netzwerk-?konfig\w*|network config\w*|netplan|routing)\b",
-        r"\b(iptables|ufw|nftables|firewalld|netplan)\b",
-    ),
-    _cue(
-        Tier.EXTENDED, 1.5, "help with the customer's own website, code or server",
-        r"\b(webdesign|web design|layout|css|theme|template|page ?builder|elementor|plugin"
-        r"|design|aussehen|schriftart|font|farbe|colou?r)\b",
-        r"\b(mein(e|en)?|my|our|unsere?n?) (eigene[snm]? )?(script|skript|code|programm"
-        r"|shop|app|cms|datenbankabfrage|query)\b",
+def _any(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+# Patterns run on folded text (lowercase, ä→ae, ö→oe, ü→ue, ß→ss). They describe kinds of
+# situations (who caused it, who should do what), never the wording of particular entries.
+SIGNALS: dict[Signal, re.Pattern[str]] = {
+    Signal.SELF_CAUSED: _any(
+        r"\b(selbst|selber|versehentlich|aus ?versehen|mein fehler|accidentally|by mistake"
+        r"|myself|messed up|verbockt|verkonfiguriert|zerschossen)\b",
+        r"\b(geloescht|gedropt|gedroppt|ueberschrieben|geleert|deleted|dropped|removed"
+        r"|overwrote|overwritten|wiped|emptied)\b",
+        r"\b(falsch\w* (eingetragen|eingegeben|eingestellt|gesetzt|geschrieben|konfiguriert)"
+        r"|wrong (entry|entries|record|records|setting|settings)|vertippt)\b",
+        r"\b(ausgesperrt|locked (myself|me|us) out|lock(ed)? out|gebannt|banned)\b",
+        r"\b(iptables|ufw|nftables|firewalld|fail2ban|netplan|daemon\.json)\b",
+        r"\b(ich|wir|i|we) (habe|hab|haben|have|had) (\w+ ){0,4}(umgestellt|geaendert"
+        r"|changed|edited|bearbeitet|installiert|installed)\b",
         r"\b(kein|keine|no|without|ohne) (eigenes? |own )?(backup|sicherung)s?\b",
-        r"\b(administrier\w*|administer|administration|einrichten lassen|set up for me"
-        r"|fuer mich|for me|uebernehmen|take care of)\b",
-        r"\b(falsch\w* (eingetragen|eingegeben|eingestellt|konfiguriert)|wrong (entry|entries"
-        r"|record|setting)s?|vertippt|typo in)\b",
     ),
-    _cue(
-        Tier.STANDARD, 2.0, "a fault in a service the hoster runs",
+    Signal.OWN_WORK: _any(
+        r"\b(webdesign|web design|layout|css|theme|page ?builder|elementor|logo|farbschema"
+        r"|startseite|bildergalerie|look better|responsive|aussehen)\b",
+        r"\b(mein(e|en|em)?|my|our|unsere?n?m?) (eigene[snm]? )?(script|skript|code|programm"
+        r"|php-?script|python-?skript|plugin|app|node app|shop-?system)\b",
+        r"\b(nginx|apache config|postfix|dovecot|docker|nextcloud|logrotate|reverse proxy"
+        r"|mysql-?server|debian \d+|ubuntu \d+|apt upgrade|dist-upgrade)\b",
+        r"\b(koennt ihr|koennen sie|kann jemand|could you|can you|can someone|please)"
+        r" (\w+ ){0,8}(installieren|einrichten|konfigurieren|umbauen|bauen|entwerfen"
+        r"|reinschauen|upgraden|install|configure|set up|build|design|upgrade|check why"
+        r"|make|fix)\b",
+        r"\b(fuer mich|for me|uebernehmen|take care of|jemand(en)?, der mir)\b",
+    ),
+    Signal.HOSTER_FAULT: _any(
         r"\b(stoerung|ausfall|outage|down for everyone|statusseite|status page|wartung"
-        r"|maintenance)\b",
-        r"\b(euer|eure|euren|eurem|ihr|ihre|ihren|your) (mail-?server|server|netz\w*"
-        r"|network|rechenzentrum|datacenter|data center|dns|system|dienst|service)\b",
-        r"\b(bei euch|on your (side|end)|your side|eure seite|von eurer seite)\b",
+        r"|maintenance|paketverlust|packet loss)\b",
+        r"\b(euer|eure|euren|eurem|eures)\b",
+        r"\b(ihr|ihre|ihren|your) (\w+ )?(mail-?server|server|netz\w*"
+        r"|network|rechenzentrum|datacenter|data center|dns|nameserver|system|dienst|service"
+        r"|router|firewall|plattform|platform|outgoing mail server)\b",
+        r"\b(bei euch|on your (side|end)|your side|eure seite|von euch|not mine|nicht meins"
+        r"|since you|seit ihr|nachdem ihr|after you)\b",
         r"\b(nichts (geaendert|veraendert|gemacht)|(didn'?t|did not|haven'?t) change"
-        r"|without (changing|touching)|ohne (etwas|was) (zu aendern|geaendert))\b",
-        r"\b(seit (heute|gestern|stunden|einer stunde|\d+)|ploetzlich|suddenly|since (this"
-        r" morning|today|yesterday))\b",
+        r"|nothing changed|without (changing|touching)|ohne (etwas|was) (zu aendern|geaendert))\b",
+        r"\b(ns\d|blocklist|blacklist)\b",
     ),
-    _cue(
-        Tier.STANDARD, 1.0, "help using the portal or the hoster's software",
-        r"\b(wie (kann|mache|richte|finde|aendere|stelle)|wo (finde|kann|ist)|how (do|can)"
-        r" i|where (do|can|is)|anleitung|tutorial)\b",
-        r"\b(kundencenter|customer center|webmail|rechnung|invoice|vertrag|contract)\b",
+    Signal.HOW_TO: _any(
+        r"\b(wie (kann|mache|richte|finde|aendere|stelle|kuendige|lege|starte|bekomme)"
+        r"|wo (finde|kann|richte|stelle|ist|steht)|kann ich|how (do|can|to)|where (do|can|is)"
+        r"|anleitung|tutorial|doku|menuepunkt|is there a way)\b",
     ),
-)
+    Signal.SYMPTOM: _any(
+        r"\b(geht nicht|gehen nicht|funktioniert nicht|kaputt|down|offline|fehler|error|weg"
+        r"|kommen? nicht|reagiert nicht|langsam|slow|refused|not working|doesn'?t work"
+        r"|nicht mehr|nichts geht|can'?t|cannot|nicht sicher|not secure|spam)\b",
+    ),
+}
 
-ENTRY_WEIGHT = 2.0
-MIN_ENTRY_SCORE = 0.5
-DECISIVE_LEAD = 1.0
+MIN_ENTRY_SCORE = 0.35
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +97,10 @@ class Triage:
 
     verdict: Verdict
     reasons: tuple[str, ...]
-    scores: dict[str, float]
 
 
 class Classifier:
-    """Classify requests from cue phrases plus the tier of the best matching entry."""
+    """Classify requests from situation cues plus the tier of the best matching entry."""
 
     def __init__(self, matcher: Matcher) -> None:
         self.matcher = matcher
@@ -101,30 +108,29 @@ class Classifier:
     def classify(self, message: str) -> Triage:
         """Return standard, extended or unclear for a customer's request, with reasons."""
         text = fold(message)
-        scores = {Tier.STANDARD: 0.0, Tier.EXTENDED: 0.0}
-        reasons: list[str] = []
-        for cue in CUES:
-            found = cue.pattern.search(text)
-            if found:
-                scores[cue.tier] += cue.weight
-                reasons.append(f"{cue.tier.value}: {cue.reason} ('{found.group(0)}')")
+        found = {signal: m.group(0) for signal, p in SIGNALS.items() if (m := p.search(text))}
+        reasons = [f"{signal.value} ('{cue}')" for signal, cue in found.items()]
         ranking = self.matcher.rank(message, limit=1)
-        if ranking.candidates and ranking.candidates[0].score >= MIN_ENTRY_SCORE:
-            best = ranking.candidates[0]
-            scores[best.entry.tier] += ENTRY_WEIGHT * best.score
+        entry = ranking.candidates[0] if ranking.candidates else None
+        if entry and entry.score >= MIN_ENTRY_SCORE:
             reasons.append(
-                f"{best.entry.tier.value}: resembles entry '{best.entry.id}' ({best.score:.2f})"
+                f"resembles {entry.entry.tier.value} entry '{entry.entry.id}' ({entry.score:.2f})"
             )
-        lead = scores[Tier.EXTENDED] - scores[Tier.STANDARD]
-        if lead >= DECISIVE_LEAD:
-            verdict = Verdict.EXTENDED
-        elif -lead >= DECISIVE_LEAD:
-            verdict = Verdict.STANDARD
         else:
-            verdict = Verdict.UNCLEAR
-            reasons.append("no clear lead for either tier: ask the customer")
-        return Triage(
-            verdict=verdict,
-            reasons=tuple(reasons),
-            scores={tier.value: round(score, 3) for tier, score in scores.items()},
-        )
+            entry = None
+        return Triage(_verdict(found.keys(), entry.entry.tier if entry else None), tuple(reasons))
+
+
+def _verdict(signals: Iterable[Signal], entry_tier: Tier | None) -> Verdict:
+    present = set(signals)
+    if present & {Signal.SELF_CAUSED, Signal.OWN_WORK}:
+        if Signal.HOSTER_FAULT in present:
+            return Verdict.UNCLEAR
+        return Verdict.EXTENDED
+    if Signal.HOSTER_FAULT in present:
+        return Verdict.STANDARD
+    if Signal.HOW_TO in present:
+        return Verdict.EXTENDED if entry_tier is Tier.EXTENDED else Verdict.STANDARD
+    if Signal.SYMPTOM in present or entry_tier is None:
+        return Verdict.UNCLEAR
+    return Verdict(entry_tier.value)
