@@ -22,7 +22,7 @@ class Thresholds:
 
     answer: float = 0.60
     suggest: float = 0.30
-    margin: float = 0.10
+    margin: float = 0.15
     max_suggestions: int = 3
 
     def __post_init__(self) -> None:

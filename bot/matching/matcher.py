@@ -177,11 +177,11 @@ def confidence(features: Features) -> float:
     """Map the ranking features to a probability that the entry answers the question."""
     # Logistic regression fitted on the development cases (tests/eval), see docs/matching.md.
     z = (
-        -8.85
-        + 2.25 * features.lexical
-        + 5.02 * features.relative
-        + 0.51 * features.focus
-        + 2.34 * features.overlap
-        + 2.05 * features.fuzzy
+        -9.04
+        + 1.94 * features.lexical
+        + 5.43 * features.relative
+        + 0.41 * features.focus
+        + 2.49 * features.overlap
+        + 1.97 * features.fuzzy
     )
     return 1.0 / (1.0 + math.exp(-z))

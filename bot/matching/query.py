@@ -10,7 +10,7 @@ from bot.matching.text import content_words
 
 TYPO_WEIGHT = 0.8
 COMPOUND_WEIGHT = 0.9
-SYNONYM_WEIGHT = 0.9
+SYNONYM_WEIGHT = 0.7
 # A word the content does not know at all still counts as part of the question: an entry
 # that explains "Passwort ändern" does not explain "Gmail Passwort ändern".
 UNKNOWN_SHARE = 0.7
