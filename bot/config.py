@@ -40,6 +40,9 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
 }
 
 
+_KINDS: dict[type | tuple[type, ...], str] = {str: "a string", int: "a whole number"}
+
+
 def load_config(path: Path) -> Config:
     """Read and validate a TOML config file; raise ConfigError with one clear line."""
     try:
@@ -53,16 +56,7 @@ def load_config(path: Path) -> Config:
     _check_schema(raw, path)
     content = raw.get("content", {})
     matching = raw.get("matching", {})
-    defaults = Thresholds()
-    try:
-        thresholds = Thresholds(
-            answer=float(matching.get("answer_threshold", defaults.answer)),
-            suggest=float(matching.get("suggest_threshold", defaults.suggest)),
-            margin=float(matching.get("margin", defaults.margin)),
-            max_suggestions=int(matching.get("max_suggestions", defaults.max_suggestions)),
-        )
-    except ValueError as error:
-        raise ConfigError(f"{path}: [matching] {error}") from None
+    thresholds = _thresholds(matching, path)
     content_path = Path(content.get("path", "faq_content"))
     if not content_path.is_absolute():
         content_path = path.parent / content_path
@@ -83,5 +77,28 @@ def _check_schema(raw: dict[str, Any], path: Path) -> None:
                 known = ", ".join(keys)
                 raise ConfigError(f"{path}: unknown key [{section}] {key} (known: {known})")
             if isinstance(value, bool) or not isinstance(value, expected):
-                kind = expected.__name__ if isinstance(expected, type) else "number"
-                raise ConfigError(f"{path}: [{section}] {key} must be a {kind}")
+                kind = _KINDS.get(expected, "number")
+                raise ConfigError(f"{path}: [{section}] {key} must be {kind}")
+
+
+def _thresholds(matching: dict[str, Any], path: Path) -> Thresholds:
+    defaults = Thresholds()
+    values = {
+        "answer_threshold": float(matching.get("answer_threshold", defaults.answer)),
+        "suggest_threshold": float(matching.get("suggest_threshold", defaults.suggest)),
+        "margin": float(matching.get("margin", defaults.margin)),
+    }
+    for key, value in values.items():
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{path}: [matching] {key} must be between 0 and 1, not {value}")
+    if values["suggest_threshold"] > values["answer_threshold"]:
+        raise ConfigError(f"{path}: [matching] suggest_threshold must not exceed answer_threshold")
+    max_suggestions = int(matching.get("max_suggestions", defaults.max_suggestions))
+    if max_suggestions not in (2, 3):
+        raise ConfigError(f"{path}: [matching] max_suggestions must be 2 or 3")
+    return Thresholds(
+        answer=values["answer_threshold"],
+        suggest=values["suggest_threshold"],
+        margin=values["margin"],
+        max_suggestions=max_suggestions,
+    )

@@ -55,7 +55,9 @@ def decide(ranking: Ranking, thresholds: Thresholds) -> Decision:
         return Decision(Kind.ABSTAIN, ranking, ())
     best = candidates[0]
     runner_up = candidates[1].score if len(candidates) > 1 else 0.0
-    if best.score >= thresholds.answer and best.score - runner_up >= thresholds.margin:
+    # Scores are rounded to 4 decimals; compare the lead with the same precision.
+    lead = round(best.score - runner_up, 4)
+    if best.score >= thresholds.answer and lead >= thresholds.margin:
         return Decision(Kind.ANSWER, ranking, (best,))
     plausible = tuple(
         c for c in candidates[: thresholds.max_suggestions] if c.score >= thresholds.suggest

@@ -81,7 +81,9 @@ def _tags(record: dict[str, Any], where: str) -> tuple[str, ...]:
 
 
 def _match_case(record: dict[str, Any], tags: tuple[str, ...], where: str) -> MatchCase:
-    question, expected = record["question"], record.get("expected")
+    if "expected" not in record:
+        raise CasesError(f"{where}: a matching case needs 'expected' (an entry id, or null)")
+    question, expected = record["question"], record["expected"]
     if not isinstance(question, str) or not question.strip():
         raise CasesError(f"{where}: 'question' must be a non-empty string")
     if expected is not None and not isinstance(expected, str):

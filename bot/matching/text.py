@@ -98,7 +98,7 @@ def detect_language(text: str) -> Lang | None:
     tokens = words(text)
     de_hits = sum(1 for w in tokens if w in _german_markers())
     en_hits = sum(1 for w in tokens if w in _english_markers())
-    if any(ch in text.casefold() for ch in "äöüß"):
+    if any(ch in unicodedata.normalize("NFKC", text).lower() for ch in "äöüß"):
         de_hits += 1
     if de_hits == en_hits:
         return None

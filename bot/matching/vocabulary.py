@@ -14,7 +14,8 @@ from bot.matching.text import Stemmers
 
 MIN_PART = 3
 # German compounds join their parts with a linking element ("Abwesenheit-s-notiz").
-_LINKS = ("", "s", "es", "n", "en")
+# Longest first, so "abwesenheits-notiz" splits into "abwesenheit" and "notiz".
+_LINKS = ("es", "en", "s", "n", "")
 
 
 class Vocabulary:
