@@ -9,6 +9,7 @@ Every size runs in a fresh interpreter (`--one SIZE`), so its peak RSS is its ow
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import dataclasses
 import itertools
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bot.content.model import Content, Entry, Lang, Tier
@@ -528,6 +529,19 @@ def percentile(ordered: Sequence[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
+@contextlib.contextmanager
+def profiling(profiler: cProfile.Profile | None) -> Iterator[None]:
+    """Run the block under the profiler, if there is one."""
+    if profiler is None:
+        yield
+        return
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+
+
 def print_profile(profiler: cProfile.Profile, phase: str) -> None:
     """Print the functions that took the most time, own and cumulative, to stderr."""
     for key in ("tottime", "cumulative"):
@@ -546,28 +560,24 @@ def measure(size: int, queries: int, seed: int, profile: bool = False) -> SizeRe
     del generated
     content_rss = peak_rss_mb()
 
-    build_profiler = cProfile.Profile()
+    build_profiler = cProfile.Profile() if profile else None
     start = time.perf_counter()
-    if profile:
-        build_profiler.enable()
-    engine = MatchingEngine(content, Thresholds())
-    build_profiler.disable()
+    with profiling(build_profiler):
+        engine = MatchingEngine(content, Thresholds())
     build_s = time.perf_counter() - start
 
     for question in questions[:WARMUP]:
         engine.decide(question)
-    query_profiler = cProfile.Profile()
+    query_profiler = cProfile.Profile() if profile else None
     latencies: list[float] = []
     decisions: Counter[str] = Counter()
     for question in questions[WARMUP:]:
         start_ns = time.perf_counter_ns()
-        if profile:
-            query_profiler.enable()
-        decision = engine.decide(question)
-        query_profiler.disable()
+        with profiling(query_profiler):
+            decision = engine.decide(question)
         latencies.append((time.perf_counter_ns() - start_ns) / 1e6)
         decisions[decision.kind.value] += 1
-    if profile:
+    if build_profiler and query_profiler:
         print_profile(build_profiler, f"index build, {size} entries")
         print_profile(query_profiler, f"{queries} queries, {size} entries")
 
@@ -623,15 +633,16 @@ def print_report(results: Sequence[SizeResult], queries: int, seed: int) -> None
     print(f"Matching benchmark: {queries} queries per size after {WARMUP} warm-up, seed {seed}\n")
     header = (
         f"{'entries':>8} {'de/en/paired':>18} {'vocab':>7} {'build s':>8} {'p50 ms':>7}"
-        f" {'p99 ms':>7} {'max ms':>7} {'peak RSS MB':>12}  answer/suggest/abstain"
+        f" {'p99 ms':>7} {'max ms':>7} {'RSS MB before/peak':>19}  answer/suggest/abstain"
     )
     print(header)
     for r in results:
         mix = "/".join(str(r.decisions.get(kind, 0)) for kind in ("answer", "suggest", "abstain"))
         split = f"{r.german}/{r.english}/{r.paired}"
+        rss = f"{r.content_rss_mb:.1f} / {r.peak_rss_mb:.1f}"
         print(
             f"{r.size:>8,} {split:>18} {r.vocabulary:>7,} {r.build_s:>8.2f} {r.p50_ms:>7.2f}"
-            f" {r.p99_ms:>7.2f} {r.max_ms:>7.2f} {r.peak_rss_mb:>12.1f}  {mix}"
+            f" {r.p99_ms:>7.2f} {r.max_ms:>7.2f} {rss:>19}  {mix}"
         )
     print(f"\nTargets at {TARGET_SIZE:,} entries:")
     for check in verdicts(results):
