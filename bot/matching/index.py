@@ -9,10 +9,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from rapidfuzz.utils import default_process
 
 from bot.content.model import Content, Entry, Lang
 from bot.matching.lexicon import Lexicon
-from bot.matching.text import Stemmers, content_words
+from bot.matching.text import Stemmers, content_words, fold
 from bot.matching.vocabulary import Vocabulary
 
 # How much one occurrence of a word counts, by the field it stands in. The alternate
@@ -52,6 +53,7 @@ class ShortText:
 
     stems: frozenset[str]
     text: str
+    folded: str
 
 
 class Index:
@@ -61,16 +63,29 @@ class Index:
         self.entries: tuple[Entry, ...] = content.entries
         self.lexicon = lexicon
         self.stemmers = Stemmers()
+        # Tokenise every field once; frequencies, vocabulary and short texts share it.
+        fields = [
+            [(field, text, content_words(text)) for field, text in _fields(entry)]
+            for entry in self.entries
+        ]
         self.vocabulary = Vocabulary(
-            (word, entry.lang) for entry in self.entries for word in _entry_words(entry)
+            (word, entry.lang)
+            for entry, entry_fields in zip(self.entries, fields, strict=True)
+            for _, _, words in entry_fields
+            for word in words
         )
         self.group_of: tuple[int, ...] = _translation_groups(self.entries)
-        frequencies = [self._frequencies(entry, FIELD_WEIGHTS) for entry in self.entries]
-        strong_weights = {f: (1.0 if f in STRONG_FIELDS else 0.0) for f in FIELD_WEIGHTS}
-        strong = [self._frequencies(entry, strong_weights) for entry in self.entries]
-        self.short_texts: tuple[tuple[ShortText, ...], ...] = tuple(
-            self._short_texts(entry) for entry in self.entries
-        )
+        self.by_id: dict[str, int] = {entry.id: i for i, entry in enumerate(self.entries)}
+        frequencies: list[dict[str, float]] = []
+        strong: list[set[str]] = []
+        short_texts: list[tuple[ShortText, ...]] = []
+        for entry, entry_fields in zip(self.entries, fields, strict=True):
+            counts, strong_terms, texts = self._analyse_entry(entry, entry_fields)
+            frequencies.append(counts)
+            strong.append(strong_terms)
+            short_texts.append(texts)
+        del fields
+        self.short_texts: tuple[tuple[ShortText, ...], ...] = tuple(short_texts)
         self.postings: dict[str, Posting] = _postings(frequencies, strong)
         self.max_idf = _idf(len(self.entries), 1)
 
@@ -90,30 +105,24 @@ class Index:
             terms.extend((self.stemmers.stem(part, lang), COMPOUND_PART_WEIGHT) for part in parts)
         return terms
 
-    def _frequencies(self, entry: Entry, weights: dict[str, float]) -> dict[str, float]:
+    def _analyse_entry(
+        self, entry: Entry, fields: list[tuple[str, str, list[str]]]
+    ) -> tuple[dict[str, float], set[str], tuple[ShortText, ...]]:
+        """Return an entry's weighted term counts, its strong-field terms and short texts."""
         counts: dict[str, float] = defaultdict(float)
-        for field, text in _fields(entry):
-            weight = weights[field]
-            if not weight:
-                continue
-            for word in content_words(text):
-                for term, part_weight in self.stems_of(word, entry.lang):
-                    counts[term] += weight * part_weight
-        return counts
-
-    def _short_texts(self, entry: Entry) -> tuple[ShortText, ...]:
-        texts = (entry.title, *entry.questions)
-        return tuple(
-            ShortText(
-                stems=frozenset(
-                    term
-                    for word in content_words(text)
-                    for term, _ in self.stems_of(word, entry.lang)
-                ),
-                text=text,
-            )
-            for text in texts
-        )
+        strong: set[str] = set()
+        texts: list[ShortText] = []
+        for field, text, words in fields:
+            weight = FIELD_WEIGHTS[field]
+            terms = [pair for word in words for pair in self.stems_of(word, entry.lang)]
+            for term, part_weight in terms:
+                counts[term] += weight * part_weight
+            if field in STRONG_FIELDS:
+                strong.update(term for term, _ in terms)
+            if field in ("title", "questions"):
+                stems = frozenset(term for term, _ in terms)
+                texts.append(ShortText(stems=stems, text=text, folded=default_process(fold(text))))
+        return counts, strong, tuple(texts)
 
 
 def _fields(entry: Entry) -> Iterable[tuple[str, str]]:
@@ -126,25 +135,18 @@ def _fields(entry: Entry) -> Iterable[tuple[str, str]]:
     yield "body", entry.body
 
 
-def _entry_words(entry: Entry) -> Iterable[str]:
-    for _, text in _fields(entry):
-        yield from content_words(text)
-
-
 def _idf(n_docs: int, df: int) -> float:
     return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
 
-def _postings(
-    frequencies: list[dict[str, float]], strong: list[dict[str, float]]
-) -> dict[str, Posting]:
+def _postings(frequencies: list[dict[str, float]], strong: list[set[str]]) -> dict[str, Posting]:
     n_docs = len(frequencies)
     lengths = [sum(counts.values()) for counts in frequencies]
     average = (sum(lengths) / n_docs) if n_docs else 1.0
     by_term: dict[str, list[tuple[int, float]]] = defaultdict(list)
     strong_docs: dict[str, list[int]] = defaultdict(list)
-    for doc, counts in enumerate(strong):
-        for term in counts:
+    for doc, terms in enumerate(strong):
+        for term in terms:
             strong_docs[term].append(doc)
     for doc, counts in enumerate(frequencies):
         norm = K1 * (1.0 - B + B * lengths[doc] / average)

@@ -103,9 +103,12 @@ class Matcher:
         focus = (weights @ strong) / weights.sum()
         lexical = total / upper
         top_lexical = float(lexical.max()) or 1.0
+        folded_question = default_process(fold(query.text))
         unknown = sum(g.weight for g in groups if not g.alternatives) / float(weights.sum())
 
-        order = np.argsort(-lexical, kind="stable")[: RESCORE_DEPTH * 2]
+        depth = min(RESCORE_DEPTH * 2, n_docs)
+        order = np.argpartition(-lexical, depth - 1)[:depth]
+        order = order[np.argsort(-lexical[order], kind="stable")]
         best_by_group: dict[int, tuple[float, int, Features]] = {}
         for position in order:
             doc = int(position)
@@ -117,7 +120,7 @@ class Matcher:
                 coverage=float(coverage[doc]),
                 focus=float(focus[doc]),
                 overlap=_overlap(groups, index.short_texts[doc]),
-                fuzzy=_fuzzy(query.text, index.short_texts[doc]),
+                fuzzy=_fuzzy(folded_question, index.short_texts[doc]),
                 unknown=unknown,
             )
             score = confidence(features)
@@ -140,10 +143,8 @@ class Matcher:
     def _in_language(self, entry: Entry, lang: Lang | None) -> Entry:
         if entry.lang is (lang or Lang.DE) or not entry.translation:
             return entry
-        for other in self.index.entries:
-            if other.id == entry.translation:
-                return other
-        return entry
+        position = self.index.by_id.get(entry.translation)
+        return entry if position is None else self.index.entries[position]
 
 
 def _overlap(groups: list[TermGroup], texts: tuple[ShortText, ...]) -> float:
@@ -170,12 +171,10 @@ def _overlap(groups: list[TermGroup], texts: tuple[ShortText, ...]) -> float:
 
 def _fuzzy(question: str, texts: tuple[ShortText, ...]) -> float:
     """Return the best rapidfuzz token-set similarity to a title or question, in 0..1."""
-    folded = fold(question)
+    # Both sides are folded and processed once (the texts when the index is built), so
+    # the comparison itself runs without a processor.
     return (
-        max(
-            fuzz.token_set_ratio(folded, fold(text.text), processor=default_process)
-            for text in texts
-        )
+        max((fuzz.token_set_ratio(question, t.folded, processor=None) for t in texts), default=0.0)
         / 100.0
     )
 
