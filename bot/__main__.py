@@ -9,11 +9,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.app import build_classifier, build_engine
+from bot.app import build_classifier, build_engine, load_usable_content
 from bot.config import Config, ConfigError, load_config
 from bot.content.loader import ContentError, load_content
 from bot.content.model import Lang
 from bot.matching.decision import Decision
+from bot.matching.engine import MatchingEngine
 from bot.matching.evaluation import CasesError, evaluate, read_cases
 
 EXIT_OK = 0
@@ -90,8 +91,23 @@ def _content_path(args: argparse.Namespace) -> Path:
     return path
 
 
+def _engine(args: argparse.Namespace) -> MatchingEngine:
+    """Build the engine on the valid entries; tell on stderr which entries were left out."""
+    config = _config(args)
+    result = load_usable_content(config, args.content)
+    if result.errors:
+        print(
+            f"triagebot: warning: {len(result.errors)} content error(s); the entries with"
+            " errors are left out (run `triagebot lint` for details):",
+            file=sys.stderr,
+        )
+        for problem in result.errors:
+            print(f"  {problem}", file=sys.stderr)
+    return build_engine(config, result)
+
+
 def _ask(args: argparse.Namespace) -> int:
-    engine = build_engine(_config(args), args.content)
+    engine = _engine(args)
     decision = engine.decide(args.question, Lang(args.lang) if args.lang else None)
     if args.json:
         _print_json(_decision_json(decision))
@@ -156,7 +172,7 @@ def _lint(args: argparse.Namespace) -> int:
 
 
 def _triage(args: argparse.Namespace) -> int:
-    classifier = build_classifier(build_engine(_config(args), args.content))
+    classifier = build_classifier(_engine(args))
     result = classifier.classify(args.message)
     if args.json:
         _print_json(
@@ -175,7 +191,7 @@ def _triage(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     cases = read_cases(args.cases)
-    engine = build_engine(_config(args), args.content)
+    engine = _engine(args)
     classifier = build_classifier(engine)
     report = evaluate(
         cases,

@@ -5,15 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.config import Config
-from bot.content.loader import load_content_or_raise
+from bot.content.loader import ContentError, LoadResult, load_content
 from bot.matching.engine import MatchingEngine
 from bot.triage.classifier import Classifier
 
 
-def build_engine(config: Config, content_path: Path | None = None) -> MatchingEngine:
-    """Load the content (raising ContentError on errors) and build the matching engine."""
-    content = load_content_or_raise(content_path or config.content_path)
-    return MatchingEngine(content, config.thresholds)
+def load_usable_content(config: Config, content_path: Path | None = None) -> LoadResult:
+    """Load the content, keeping the valid entries; raise ContentError when none is usable."""
+    result = load_content(content_path or config.content_path)
+    if not result.content.entries:
+        raise ContentError(result.problems)
+    return result
+
+
+def build_engine(config: Config, result: LoadResult) -> MatchingEngine:
+    """Build the matching engine over the valid entries of loaded content."""
+    return MatchingEngine(result.content, config.thresholds)
 
 
 def build_classifier(engine: MatchingEngine) -> Classifier:

@@ -208,3 +208,22 @@ def test_broken_content_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert status == 2
     assert out == ""
     assert "passwort.md:3" in err
+
+
+def test_ask_answers_from_the_valid_entries_when_one_file_is_broken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A broken entry is left out with a warning naming it; the others still answer."""
+    (tmp_path / "passwort.md").write_text(BROKEN_ENTRY, encoding="utf-8")
+    (tmp_path / "rechnung.md").write_text(
+        "---\ntitle: Rechnung herunterladen\nlang: de\n"
+        "url: https://help.example-hoster.de/rechnung\n"
+        "questions:\n  - Wo finde ich meine Rechnung?\n---\n"
+        "Im Kundencenter unter Rechnungen.\n",
+        encoding="utf-8",
+    )
+    status, out, err = run(capsys, "ask", "--content", str(tmp_path), "--json", "rechnung pdf")
+    assert status == 0
+    assert json.loads(out)["candidates"][0]["id"] == "rechnung"
+    assert "passwort.md:3" in err
+    assert "left out" in err

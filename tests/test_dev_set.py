@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_classifier, build_engine
+from bot.app import build_classifier, build_engine, load_usable_content
 from bot.config import Config
 from bot.content.loader import load_content_or_raise
 from bot.matching.decision import Kind
@@ -39,7 +39,7 @@ def cases() -> Cases:
 @pytest.fixture(scope="module")
 def report(cases: Cases) -> Report:
     """Evaluate the dev set once with the real engine and classifier on the shipped content."""
-    engine = build_engine(Config(), CONTENT)
+    engine = build_engine(Config(), load_usable_content(Config(), CONTENT))
     classifier = build_classifier(engine)
     result = evaluate(
         cases,
@@ -81,5 +81,5 @@ def test_figure_stays_below_its_ceiling(report: Report, figure: str, ceiling: fl
 
 def test_gmail_password_is_not_answered_from_the_shipped_content() -> None:
     """The portal password entry does not confidently answer a question about Gmail."""
-    engine = build_engine(Config(), CONTENT)
+    engine = build_engine(Config(), load_usable_content(Config(), CONTENT))
     assert engine.decide("wie ändere ich mein gmail passwort").kind is not Kind.ANSWER

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 
-import yaml
-
+from bot.content.glossary import load_glossary
 from bot.matching.text import Stemmers, content_words
 
 
@@ -27,7 +26,7 @@ class Lexicon:
         stemmers = Stemmers()
         self._terms: list[tuple[tuple[str, ...], ...]] = []
         self._by_stem: dict[str, set[int]] = defaultdict(set)
-        self._phrases: dict[int, list[tuple[frozenset[str], int]]] = defaultdict(list)
+        self._phrases: list[tuple[frozenset[str], int]] = []
         for group in groups:
             terms = tuple(t for t in (tuple(content_words(term)) for term in group) if t)
             if len(terms) < 2:
@@ -39,8 +38,8 @@ class Lexicon:
                     for stem in stemmers.stems(term[0]):
                         self._by_stem[stem].add(group_id)
                 else:
-                    key = frozenset(stem for word in term for stem in stemmers.stems(word)[:1])
-                    self._phrases[group_id].append((key, group_id))
+                    key = frozenset(stemmers.stems(word)[0] for word in term)
+                    self._phrases.append((key, group_id))
         self._stemmers = stemmers
 
     def __len__(self) -> int:
@@ -58,14 +57,12 @@ class Lexicon:
                     if term != (word,)
                 )
         present = set(first_stems)
-        for group_id, phrases in self._phrases.items():
-            for key, _ in phrases:
-                if key <= present:
-                    position = max(first_stems.index(stem) for stem in key)
-                    found.extend(
-                        (position, Synonym(" ".join(words[position : position + 1]), term))
-                        for term in self._terms[group_id]
-                    )
+        for key, group_id in self._phrases:
+            if key <= present:
+                position = max(first_stems.index(stem) for stem in key)
+                found.extend(
+                    (position, Synonym(words[position], term)) for term in self._terms[group_id]
+                )
         return found
 
     def _groups_of(self, word: str) -> set[int]:
@@ -75,15 +72,13 @@ class Lexicon:
         return groups
 
 
-def builtin_groups() -> list[list[str]]:
-    """Return the synonym groups shipped with the package."""
-    text = resources.files("bot.matching").joinpath("lexicon.yaml").read_text(encoding="utf-8")
-    return parse_groups(yaml.safe_load(text))
+LEXICON_FILE = Path(__file__).with_name("lexicon.yaml")
 
 
-def parse_groups(document: object) -> list[list[str]]:
-    """Return the synonym groups of a parsed glossary document (`synonyms:` list)."""
-    if not isinstance(document, dict):
-        return []
-    groups = document.get("synonyms") or []
-    return [[str(term) for term in group] for group in groups if isinstance(group, list)]
+def builtin_groups() -> tuple[tuple[str, ...], ...]:
+    """Return the synonym groups shipped with the package (checked like an editors' file)."""
+    glossary, problems = load_glossary(LEXICON_FILE)
+    errors = [str(problem) for problem in problems if problem.is_error]
+    if errors:
+        raise ValueError("the built-in lexicon is broken: " + "; ".join(errors))
+    return glossary.groups

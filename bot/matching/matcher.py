@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
 
@@ -62,6 +63,7 @@ class Matcher:
 
     def __init__(self, index: Index) -> None:
         self.index = index
+        self._english = np.array([e.lang is Lang.EN for e in index.entries], dtype=bool)
 
     def rank(self, question: str, lang: Lang | None = None, limit: int = 10) -> Ranking:
         """Return the best entries for a question, best first."""
@@ -88,12 +90,19 @@ class Matcher:
         matched = np.zeros((len(groups), n_docs), dtype=bool)
         strong = np.zeros((len(groups), n_docs), dtype=bool)
         total = np.zeros(n_docs, dtype=np.float32)
+        # Only English questions read German entries through translations at full weight:
+        # the content is mostly German, so the other way round would favour the few
+        # English variants of translated entries.
+        other = ~self._english if lang is Lang.EN else None
         for row, group in enumerate(groups):
             contribution = np.zeros(n_docs, dtype=np.float32)
             for term, weight in group.alternatives.items():
                 posting = index.postings[term]
+                scale: float | npt.NDArray[np.float32] = weight
+                if other is not None and group.across[term] != weight:
+                    scale = np.where(other[posting.docs], group.across[term], weight)
                 current = contribution[posting.docs]
-                contribution[posting.docs] = np.maximum(current, posting.scores * weight)
+                contribution[posting.docs] = np.maximum(current, posting.scores * scale)
                 strong[row, posting.strong] = True
             matched[row] = contribution > 0
             total += contribution

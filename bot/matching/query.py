@@ -23,11 +23,17 @@ class TermGroup:
     word: str
     alternatives: dict[str, float] = field(default_factory=dict)
     weight: float = 0.0
+    # Weights for entries in the other language than the question's: there a synonym is
+    # the translation the customer would have used, so it is not discounted.
+    across: dict[str, float] = field(default_factory=dict)
 
-    def add(self, term: str, weight: float) -> None:
+    def add(self, term: str, weight: float, across: float | None = None) -> None:
         """Add an index term for this word, keeping the higher weight."""
         if weight > self.alternatives.get(term, 0.0):
             self.alternatives[term] = weight
+        across = weight if across is None else across
+        if across > self.across.get(term, 0.0):
+            self.across[term] = across
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +66,9 @@ def analyse(text: str, index: Index) -> Query:
             for group in groups[position : position + 2]:
                 _add_word(group, joined, 1.0, index)
     for position, synonym in index.lexicon.synonyms(lookups):
-        weight = SYNONYM_WEIGHT * resolved[position][2]
-        added = [_add_word(groups[position], word, weight, index) for word in synonym.words]
+        across = resolved[position][2]
+        weight = SYNONYM_WEIGHT * across
+        added = [_add_word(groups[position], word, weight, index, across) for word in synonym.words]
         if any(added):
             notes.append(f"synonym: {synonym.trigger} ~ {' '.join(synonym.words)}")
     merged = _merge(groups)
@@ -91,14 +98,15 @@ def _resolve(words: list[str], index: Index, notes: list[str]) -> list[tuple[str
     return resolved
 
 
-def _add_word(group: TermGroup, word: str, weight: float, index: Index) -> bool:
+def _add_word(
+    group: TermGroup, word: str, weight: float, index: Index, across: float | None = None
+) -> bool:
     """Add the indexed stems of a word to a group; tell whether any was new."""
     added = False
     for stem in index.stemmers.stems(word):
-        if stem in index.postings and stem not in group.alternatives:
-            added = True
         if stem in index.postings:
-            group.add(stem, weight)
+            added = added or stem not in group.alternatives
+            group.add(stem, weight, across)
     return added
 
 
@@ -108,7 +116,7 @@ def _merge(groups: list[TermGroup]) -> tuple[TermGroup, ...]:
     for group in groups:
         if group.word in merged:
             for term, weight in group.alternatives.items():
-                merged[group.word].add(term, weight)
+                merged[group.word].add(term, weight, group.across[term])
         else:
             merged[group.word] = group
     return tuple(merged.values())
