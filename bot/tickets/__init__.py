@@ -1,0 +1,1 @@
+"""Tickets: the queue, delivery to staff and customers, and the SLA clock."""
