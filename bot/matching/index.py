@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections import defaultdict
-from collections.abc import Iterable
+from array import array
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +30,8 @@ FIELD_WEIGHTS: dict[str, float] = {
 }
 # Fields that say what an entry is about; the body only explains.
 STRONG_FIELDS = frozenset({"title", "questions", "tags", "summary"})
+# Fields short enough to compare with a whole question.
+SHORT_FIELDS = frozenset({"title", "questions"})
 # A part of a compound counts less than the whole word.
 COMPOUND_PART_WEIGHT = 0.5
 K1 = 1.2
@@ -64,29 +68,24 @@ class Index:
         self.lexicon = lexicon
         self.stemmers = Stemmers()
         # Tokenise every field once; frequencies, vocabulary and short texts share it.
-        fields = [
-            [(field, text, content_words(text)) for field, text in _fields(entry)]
-            for entry in self.entries
-        ]
+        spellings: dict[str, str] = {}
+        tokens = [_Tokens.of(entry, spellings) for entry in self.entries]
+        del spellings
         self.vocabulary = Vocabulary(
-            (word, entry.lang)
-            for entry, entry_fields in zip(self.entries, fields, strict=True)
-            for _, _, words in entry_fields
-            for word in words
+            itertools.chain.from_iterable(
+                zip(entry_tokens.words, itertools.repeat(entry.lang))
+                for entry, entry_tokens in zip(self.entries, tokens, strict=True)
+            )
         )
         self.group_of: tuple[int, ...] = _translation_groups(self.entries)
         self.by_id: dict[str, int] = {entry.id: i for i, entry in enumerate(self.entries)}
-        frequencies: list[dict[str, float]] = []
-        strong: list[set[str]] = []
-        short_texts: list[tuple[ShortText, ...]] = []
-        for entry, entry_fields in zip(self.entries, fields, strict=True):
-            counts, strong_terms, texts = self._analyse_entry(entry, entry_fields)
-            frequencies.append(counts)
-            strong.append(strong_terms)
-            short_texts.append(texts)
-        del fields
-        self.short_texts: tuple[tuple[ShortText, ...], ...] = tuple(short_texts)
-        self.postings: dict[str, Posting] = _postings(frequencies, strong)
+        counts = _Counts(self.stems_of)
+        self.short_texts: tuple[tuple[ShortText, ...], ...] = tuple(
+            counts.add(entry_tokens, entry.lang)
+            for entry, entry_tokens in zip(self.entries, tokens, strict=True)
+        )
+        del tokens
+        self.postings: dict[str, Posting] = counts.postings()
         self.max_idf = _idf(len(self.entries), 1)
 
     def __len__(self) -> int:
@@ -105,24 +104,124 @@ class Index:
             terms.extend((self.stemmers.stem(part, lang), COMPOUND_PART_WEIGHT) for part in parts)
         return terms
 
-    def _analyse_entry(
-        self, entry: Entry, fields: list[tuple[str, str, list[str]]]
-    ) -> tuple[dict[str, float], set[str], tuple[ShortText, ...]]:
-        """Return an entry's weighted term counts, its strong-field terms and short texts."""
-        counts: dict[str, float] = defaultdict(float)
-        strong: set[str] = set()
+
+class _Tokens(NamedTuple):
+    """The content words of one entry, field after field, and where each field ends."""
+
+    # Tuples of strings only: the garbage collector stops tracking them.
+    words: tuple[str, ...]
+    fields: tuple[tuple[str, str, int], ...]
+
+    @classmethod
+    def of(cls, entry: Entry, spellings: dict[str, str]) -> _Tokens:
+        """Tokenise an entry, keeping one string object per distinct word."""
+        words: list[str] = []
+        fields: list[tuple[str, str, int]] = []
+        for field, text in _fields(entry):
+            found = content_words(text)
+            words.extend(map(spellings.setdefault, found, found))
+            fields.append((field, text, len(words)))
+        return cls(tuple(words), tuple(fields))
+
+
+class _Counts:
+    """The weighted term counts of every entry, kept flat until they become postings."""
+
+    def __init__(self, stems_of: Callable[[str, Lang], list[tuple[str, float]]]) -> None:
+        self._stems_of = stems_of
+        # Terms are numbered in the order they first occur, the order of the postings.
+        self._terms: list[str] = []
+        self._numbers: dict[str, int] = {}
+        self._terms_of: dict[Lang, dict[str, tuple[tuple[int, float], ...]]] = {
+            lang: {} for lang in Lang
+        }
+        # Many entries ask the same question in the same words.
+        self._short_texts: dict[Lang, dict[str, ShortText]] = {lang: {} for lang in Lang}
+        self._doc_terms = array("i")
+        self._doc_counts = array("d")
+        self._doc_sizes: list[int] = []
+        self._lengths: list[float] = []
+        self._strong_terms = array("i")
+        self._strong_sizes: list[int] = []
+
+    def add(self, tokens: _Tokens, lang: Lang) -> tuple[ShortText, ...]:
+        """Count the next entry's terms; return its title and questions as short texts."""
+        terms_of = self._terms_of[lang]
+        for word in itertools.filterfalse(terms_of.__contains__, tokens.words):
+            terms_of[word] = tuple(
+                (self._number(term), weight) for term, weight in self._stems_of(word, lang)
+            )
+        counts: dict[int, float] = {}
+        strong: set[int] = set()
         texts: list[ShortText] = []
-        for field, text, words in fields:
+        start = 0
+        for field, text, end in tokens.fields:
             weight = FIELD_WEIGHTS[field]
-            terms = [pair for word in words for pair in self.stems_of(word, entry.lang)]
+            terms = list(
+                itertools.chain.from_iterable(map(terms_of.__getitem__, tokens.words[start:end]))
+            )
+            start = end
             for term, part_weight in terms:
-                counts[term] += weight * part_weight
+                counts[term] = counts.get(term, 0.0) + weight * part_weight
             if field in STRONG_FIELDS:
                 strong.update(term for term, _ in terms)
-            if field in ("title", "questions"):
-                stems = frozenset(term for term, _ in terms)
-                texts.append(ShortText(stems=stems, text=text, folded=default_process(fold(text))))
-        return counts, strong, tuple(texts)
+            if field in SHORT_FIELDS:
+                texts.append(self._short_text(text, terms, lang))
+        self._doc_terms.extend(counts)
+        self._doc_counts.extend(counts.values())
+        self._doc_sizes.append(len(counts))
+        self._lengths.append(sum(counts.values()))
+        self._strong_terms.extend(strong)
+        self._strong_sizes.append(len(strong))
+        return tuple(texts)
+
+    def _number(self, term: str) -> int:
+        number = self._numbers.get(term)
+        if number is None:
+            number = self._numbers[term] = len(self._terms)
+            self._terms.append(term)
+        return number
+
+    def _short_text(self, text: str, terms: list[tuple[int, float]], lang: Lang) -> ShortText:
+        known = self._short_texts[lang]
+        short = known.get(text)
+        if short is None:
+            stems = frozenset(self._terms[term] for term, _ in terms)
+            folded = default_process(fold(text))
+            short = known[text] = ShortText(stems=stems, text=text, folded=folded)
+        return short
+
+    def postings(self) -> dict[str, Posting]:
+        """Return the postings of every term, its documents in ascending order."""
+        n_docs, n_terms = len(self._doc_sizes), len(self._terms)
+        average = (sum(self._lengths) / n_docs if n_docs else 0.0) or 1.0
+        norms = np.array([K1 * (1.0 - B + B * length / average) for length in self._lengths])
+        terms = np.array(self._doc_terms, dtype=np.int32)
+        docs = np.repeat(np.arange(n_docs, dtype=np.int32), self._doc_sizes)
+        tf = np.array(self._doc_counts, dtype=np.float64)
+        saturated = tf * (K1 + 1.0) / (tf + norms[docs])
+        frequencies = np.bincount(terms, minlength=n_terms)
+        idfs = [_idf(n_docs, df) for df in frequencies.tolist()]
+        # Grouped by term, each term's documents still in ascending order.
+        order = np.argsort(terms, kind="stable")
+        docs = docs[order]
+        scores = (np.array(idfs)[terms[order]] * saturated[order]).astype(np.float32)
+        strong_terms = np.array(self._strong_terms, dtype=np.int32)
+        strong_docs = np.repeat(np.arange(n_docs, dtype=np.int32), self._strong_sizes)
+        strong_docs = strong_docs[np.argsort(strong_terms, kind="stable")]
+        ends = np.cumsum(frequencies).tolist()
+        strong_ends = np.cumsum(np.bincount(strong_terms, minlength=n_terms)).tolist()
+        postings: dict[str, Posting] = {}
+        start = strong_start = 0
+        for term, idf, end, strong_end in zip(self._terms, idfs, ends, strong_ends, strict=True):
+            postings[term] = Posting(
+                docs=docs[start:end],
+                scores=scores[start:end],
+                idf=idf,
+                strong=strong_docs[strong_start:strong_end],
+            )
+            start, strong_start = end, strong_end
+        return postings
 
 
 def _fields(entry: Entry) -> Iterable[tuple[str, str]]:
@@ -137,31 +236,6 @@ def _fields(entry: Entry) -> Iterable[tuple[str, str]]:
 
 def _idf(n_docs: int, df: int) -> float:
     return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-
-
-def _postings(frequencies: list[dict[str, float]], strong: list[set[str]]) -> dict[str, Posting]:
-    n_docs = len(frequencies)
-    lengths = [sum(counts.values()) for counts in frequencies]
-    average = (sum(lengths) / n_docs) if n_docs else 1.0
-    by_term: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    strong_docs: dict[str, list[int]] = defaultdict(list)
-    for doc, terms in enumerate(strong):
-        for term in terms:
-            strong_docs[term].append(doc)
-    for doc, counts in enumerate(frequencies):
-        norm = K1 * (1.0 - B + B * lengths[doc] / average)
-        for term, tf in counts.items():
-            by_term[term].append((doc, tf * (K1 + 1.0) / (tf + norm)))
-    postings: dict[str, Posting] = {}
-    for term, pairs in by_term.items():
-        idf = _idf(n_docs, len(pairs))
-        postings[term] = Posting(
-            docs=np.fromiter((doc for doc, _ in pairs), dtype=np.int32, count=len(pairs)),
-            scores=np.fromiter((idf * s for _, s in pairs), dtype=np.float32, count=len(pairs)),
-            idf=idf,
-            strong=np.array(strong_docs.get(term, []), dtype=np.int32),
-        )
-    return postings
 
 
 def _translation_groups(entries: tuple[Entry, ...]) -> tuple[int, ...]:

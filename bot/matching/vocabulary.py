@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
-from collections.abc import Iterable
-from functools import lru_cache
+from collections.abc import Callable, Iterable
+from operator import itemgetter
 
-from rapidfuzz import process
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz.distance import OSA
 
 from bot.content.model import Lang
@@ -16,35 +18,49 @@ MIN_PART = 3
 # German compounds join their parts with a linking element ("Abwesenheit-s-notiz").
 # Longest first, so "abwesenheits-notiz" splits into "abwesenheit" and "notiz".
 _LINKS = ("es", "en", "s", "n", "")
+_LINKS_AFTER = {end: tuple(link for link in _LINKS if end.endswith(link)) for end in _LINKS}
+# A typo is fixed from the closest words of each length only, fewest edits first and
+# then alphabetically; the first-letter rule is applied after that cut.
+NEAREST = 5
+# Letters are counted in 27 bins: a to z, and one for every other character.
+_BINS = 27
+_BIN_OF = {chr(ord("a") + i): i for i in range(26)}
+
+IntArray = npt.NDArray[np.int64]
+CountArray = npt.NDArray[np.uint8]
+LevelArray = npt.NDArray[np.uint64]
 
 
 class Vocabulary:
     """Folded surface words of the content and the stems they produce."""
 
     def __init__(self, words: Iterable[tuple[str, Lang]]) -> None:
-        stemmers = Stemmers()
+        self._stemmers = Stemmers()
         self.frequency: Counter[str] = Counter()
         self.words: set[str] = set()
         self.stems: set[str] = set()
         self.by_language: dict[Lang, set[str]] = {lang: set() for lang in Lang}
-        for word, lang in words:
-            self.frequency[word] += 1
-            self.by_language[lang].add(word)
-            if word not in self.words:
-                self.words.add(word)
-                self.stems.add(stemmers.stem(word, lang))
-        by_length: dict[int, list[str]] = defaultdict(list)
-        for word in sorted(self.words):
-            if len(word) >= 4 and word.isalpha():
-                by_length[len(word)].append(word)
-        self._by_length = dict(by_length)
-        self._stemmers = stemmers
-        self.split = lru_cache(maxsize=50_000)(self._split)
-        self.correct = lru_cache(maxsize=50_000)(self._correct)
+        for lang, run in itertools.groupby(words, key=itemgetter(1)):
+            self._add(list(map(itemgetter(0), run)), lang)
+        self._spellings = _Spellings(
+            word for word in self.words if len(word) >= 4 and word.isalpha()
+        )
+        # The content's own words are split once, sharing what is known about their parts.
+        splitter = _Splitter(self.knows)
+        self._compounds = {word: parts for word in self.words if (parts := splitter.split(word))}
+
+    def _add(self, words: list[str], lang: Lang) -> None:
+        """Count words of one language; a word's stem is taken in the language first seen."""
+        self.frequency.update(words)
+        self.by_language[lang].update(words)
+        new = set(words)
+        new -= self.words
+        self.words |= new
+        self.stems.update(self._stemmers.stem(word, lang) for word in new)
 
     def knows(self, word: str) -> bool:
         """Tell whether the word, or its stem in either language, occurs in the content."""
-        return word in self.words or any(stem in self.stems for stem in self._stemmers.stems(word))
+        return word in self.words or not self.stems.isdisjoint(self._stemmers.stems(word))
 
     def language_of(self, words: Iterable[str]) -> Lang | None:
         """Return the language whose entries alone use most of these words, if any."""
@@ -56,27 +72,11 @@ class Vocabulary:
         best = max(counts, key=lambda lang: counts[lang])
         return best if counts[best] > counts[best.other] else None
 
-    def _known_part(self, part: str) -> bool:
-        return len(part) >= MIN_PART and self.knows(part)
-
-    def _split(self, word: str) -> tuple[str, ...] | None:
+    def split(self, word: str) -> tuple[str, ...] | None:
         """Split a compound into known words, longest head first, or return None."""
-        if not word.isalpha():
-            return None
-        for cut in range(len(word) - MIN_PART, MIN_PART - 1, -1):
-            head, tail = word[:cut], word[cut:]
-            for link in _LINKS:
-                if link and not head.endswith(link):
-                    continue
-                stem = head[: len(head) - len(link)]
-                if not self._known_part(stem):
-                    continue
-                if self._known_part(tail):
-                    return (stem, tail)
-                rest = self._split(tail)
-                if rest:
-                    return (stem, *rest)
-        return None
+        if word in self.words:
+            return self._compounds.get(word)
+        return _Splitter(self.knows).split(word)
 
     def inflections(self, word: str) -> list[str]:
         """Return known forms of the same German verb ("kommt" for "kommen" and back)."""
@@ -92,28 +92,134 @@ class Vocabulary:
         joined = first + second
         return joined if joined in self.words else None
 
-    def _correct(self, word: str) -> str | None:
+    def correct(self, word: str) -> str | None:
         """Return the known word a typo most likely meant, or None when unsure."""
         if len(word) < 4 or not word.isalpha():
             return None
         limit = 1 if len(word) < 8 else 2
         # Fewest edits first (a swap of two letters is one edit), then the commoner word.
         best: tuple[int, int, str] | None = None
-        for length in range(len(word) - limit, len(word) + limit + 1):
-            for candidate, distance, _ in process.extract(
-                word,
-                self._by_length.get(length, ()),
-                scorer=OSA.distance,
-                processor=None,
-                score_cutoff=limit,
-                limit=5,
-            ):
-                if _is_other_word(word, candidate):
-                    continue
-                key = (int(distance), -self.frequency[candidate], candidate)
-                if best is None or key < best:
-                    best = key
+        for candidate, distance in self._spellings.nearest(word, limit):
+            if _is_other_word(word, candidate):
+                continue
+            key = (distance, -self.frequency[candidate], candidate)
+            if best is None or key < best:
+                best = key
         return best[2] if best else None
+
+
+class _Splitter:
+    """Splits compounds into known words, remembering the parts and tails it has seen."""
+
+    def __init__(self, knows: Callable[[str], bool]) -> None:
+        self._knows = knows
+        self._known: dict[str, bool] = {}
+        self._splits: dict[str, tuple[str, ...] | None] = {}
+
+    def split(self, word: str) -> tuple[str, ...] | None:
+        """Split a compound into known words, longest head first, or return None."""
+        if word not in self._splits:
+            self._splits[word] = self._split(word)
+        return self._splits[word]
+
+    def _split(self, word: str) -> tuple[str, ...] | None:
+        if not word.isalpha():
+            return None
+        for cut in range(len(word) - MIN_PART, MIN_PART - 1, -1):
+            head, tail = word[:cut], word[cut:]
+            for link in _links(head):
+                stem = head[: len(head) - len(link)]
+                if not self._known_part(stem):
+                    continue
+                if self._known_part(tail):
+                    return (stem, tail)
+                rest = self.split(tail)
+                if rest:
+                    return (stem, *rest)
+        return None
+
+    def _known_part(self, part: str) -> bool:
+        known = self._known.get(part)
+        if known is None:
+            known = self._known[part] = len(part) >= MIN_PART and self._knows(part)
+        return known
+
+
+class _Spellings:
+    """Known words for typo correction, with letter counts to rule most of them out cheaply."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        # By length, then alphabetically: the words of a range of lengths are one slice.
+        self._words = sorted(words)
+        self._words.sort(key=len)
+        self._lengths: IntArray = np.array([len(word) for word in self._words], dtype=np.int64)
+        self._counts = _letter_counts(self._words)
+        self._levels = _levels(self._counts)
+
+    def nearest(self, word: str, limit: int) -> list[tuple[str, int]]:
+        """Return the NEAREST closest words of each length within `limit` edits."""
+        start, end = np.searchsorted(self._lengths, (len(word) - limit, len(word) + limit + 1))
+        # An edit adds or removes at most one letter on each side, so each side may have at
+        # most `limit` letters the other lacks: first counted up to two, then exactly.
+        counts = _word_counts(word)
+        levels = np.uint64(_word_levels(counts))
+        differ = self._levels[start:end] ^ levels
+        close = np.flatnonzero(np.bitwise_count(differ) <= 2 * limit)
+        differ = differ[close]
+        lacking = np.bitwise_count(differ & levels) <= limit
+        extra = np.bitwise_count(differ & ~levels) <= limit
+        close = start + close[lacking & extra]
+        differences = np.abs(self._counts[close].astype(np.int16) - counts).sum(axis=1)
+        close = close[differences + np.abs(self._lengths[close] - len(word)) <= 2 * limit]
+        by_length: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for position in close.tolist():
+            candidate = self._words[position]
+            distance = OSA.distance(word, candidate, score_cutoff=limit)
+            if distance <= limit:
+                by_length[len(candidate)].append((distance, candidate))
+        return [
+            (candidate, distance)
+            for near in by_length.values()
+            for distance, candidate in sorted(near)[:NEAREST]
+        ]
+
+
+def _links(head: str) -> tuple[str, ...]:
+    """Return the links a head ends in, in the order of _LINKS."""
+    return _LINKS_AFTER.get(head[-2:]) or _LINKS_AFTER.get(head[-1:], _LINKS_AFTER[""])
+
+
+def _letter_counts(words: list[str]) -> CountArray:
+    """Return how often each word has each letter, in _BINS bins (at most 255)."""
+    codes = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32)
+    bins = np.where((codes >= ord("a")) & (codes <= ord("z")), codes - ord("a"), _BINS - 1)
+    rows = np.repeat(np.arange(len(words)), [len(word) for word in words])
+    counts = np.bincount(rows * _BINS + bins, minlength=len(words) * _BINS)
+    return np.minimum(counts, 255).astype(np.uint8).reshape(len(words), _BINS)
+
+
+def _levels(counts: CountArray) -> LevelArray:
+    """Return the letters of each word as bits: one for "has it", one for "has it twice"."""
+    bits = np.uint64(1) << np.arange(_BINS, dtype=np.uint64)
+    once = ((counts >= 1) * bits).sum(axis=1, dtype=np.uint64)
+    twice = ((counts >= 2) * bits).sum(axis=1, dtype=np.uint64)
+    levels: LevelArray = once | (twice << np.uint64(32))
+    return levels
+
+
+def _word_counts(word: str) -> list[int]:
+    """Return _letter_counts of a single word, without the cost of arrays."""
+    counts = [0] * _BINS
+    for char in word:
+        counts[_BIN_OF.get(char, _BINS - 1)] += 1
+    return [min(count, 255) for count in counts]
+
+
+def _word_levels(counts: list[int]) -> int:
+    """Return _levels of a single word's counts."""
+    once = sum(1 << i for i, count in enumerate(counts) if count >= 1)
+    twice = sum(1 << i for i, count in enumerate(counts) if count >= 2)
+    return once | twice << 32
 
 
 def _is_other_word(word: str, candidate: str) -> bool:
