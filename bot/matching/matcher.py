@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rapidfuzz.utils import default_process
 
 from bot.content.model import Entry, Lang
@@ -64,6 +64,7 @@ class Matcher:
     def __init__(self, index: Index) -> None:
         self.index = index
         self._english = np.array([e.lang is Lang.EN for e in index.entries], dtype=bool)
+        self._folded = [[text.folded for text in texts] for texts in index.short_texts]
 
     def rank(self, question: str, lang: Lang | None = None, limit: int = 10) -> Ranking:
         """Return the best entries for a question, best first."""
@@ -115,9 +116,14 @@ class Matcher:
         folded_question = default_process(fold(query.text))
         unknown = sum(g.weight for g in groups if not g.alternatives) / float(weights.sum())
 
-        depth = min(RESCORE_DEPTH * 2, n_docs)
+        # Re-score a little deeper than reported: translation pairs fold into one candidate.
+        depth = min(RESCORE_DEPTH + RESCORE_DEPTH // 2, n_docs)
         order = np.argpartition(-lexical, depth - 1)[:depth]
         order = order[np.argsort(-lexical[order], kind="stable")]
+        groups_of_term: dict[str, list[int]] = {}
+        for row, group in enumerate(groups):
+            for term in group.alternatives:
+                groups_of_term.setdefault(term, []).append(row)
         best_by_group: dict[int, tuple[float, int, Features]] = {}
         for position in order:
             doc = int(position)
@@ -128,8 +134,8 @@ class Matcher:
                 relative=float(lexical[doc]) / top_lexical,
                 coverage=float(coverage[doc]),
                 focus=float(focus[doc]),
-                overlap=_overlap(groups, index.short_texts[doc]),
-                fuzzy=_fuzzy(folded_question, index.short_texts[doc]),
+                overlap=_overlap(groups, groups_of_term, index.short_texts[doc]),
+                fuzzy=_fuzzy(folded_question, self._folded[doc]),
                 unknown=unknown,
             )
             score = confidence(features)
@@ -156,36 +162,31 @@ class Matcher:
         return entry if position is None else self.index.entries[position]
 
 
-def _overlap(groups: list[TermGroup], texts: tuple[ShortText, ...]) -> float:
+def _overlap(
+    groups: list[TermGroup], groups_of_term: dict[str, list[int]], texts: tuple[ShortText, ...]
+) -> float:
     """Return the best idf-weighted F1 between the question and a title or question."""
     total = sum(g.weight for g in groups)
     best = 0.0
     for text in texts:
-        if not text.stems:
+        explained = text.stems.intersection(groups_of_term)
+        if not explained:
             continue
-        hit_weight = 0.0
-        explained: set[str] = set()
-        for group in groups:
-            hits = text.stems.intersection(group.alternatives)
-            if hits:
-                hit_weight += group.weight
-                explained |= hits
-        if not hit_weight:
+        rows = {row for term in explained for row in groups_of_term[term]}
+        recall = sum(groups[row].weight for row in rows) / total
+        if not recall:
             continue
-        recall = hit_weight / total
         precision = len(explained) / len(text.stems)
         best = max(best, 2 * recall * precision / (recall + precision))
     return best
 
 
-def _fuzzy(question: str, texts: tuple[ShortText, ...]) -> float:
+def _fuzzy(question: str, texts: list[str]) -> float:
     """Return the best rapidfuzz token-set similarity to a title or question, in 0..1."""
     # Both sides are folded and processed once (the texts when the index is built), so
     # the comparison itself runs without a processor.
-    return (
-        max((fuzz.token_set_ratio(question, t.folded, processor=None) for t in texts), default=0.0)
-        / 100.0
-    )
+    best = process.extractOne(question, texts, scorer=fuzz.token_set_ratio, processor=None)
+    return best[1] / 100.0 if best else 0.0
 
 
 def confidence(features: Features) -> float:
