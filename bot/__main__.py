@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.app import build_classifier, build_engine, load_usable_content
 from bot.config import Config, ConfigError, load_config
@@ -16,6 +17,10 @@ from bot.content.model import Lang
 from bot.matching.decision import Decision
 from bot.matching.engine import MatchingEngine
 from bot.matching.evaluation import CasesError, evaluate, read_cases
+from bot.tickets.errors import StoreError
+from bot.tickets.listing import closed_line, ticket_line, ticket_report
+from bot.tickets.model import TicketStatus
+from bot.tickets.store import TicketStore
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -29,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Callable[[argparse.Namespace], int] = args.command
     try:
         return command(args)
-    except (ConfigError, ContentError, CasesError) as error:
+    except (ConfigError, ContentError, CasesError, StoreError) as error:
         print(f"triagebot: {error}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -65,16 +70,57 @@ def _parser() -> argparse.ArgumentParser:
     evaluate_.add_argument("--json", action="store_true", help="print JSON instead of text")
     evaluate_.set_defaults(command=_eval)
 
+    _queue_parser(commands)
+
     for name, help_text in (
         ("run", "run the Telegram bot"),
         ("demo", "run the bot in the terminal"),
-        ("queue", "work the support queue"),
     ):
         later = commands.add_parser(name, help=f"{help_text} (not yet built)")
         later.add_argument("--config", type=Path, help="TOML config file")
         later.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
         later.set_defaults(command=_not_yet_built, name=name)
     return parser
+
+
+def _queue_parser(commands: Any) -> None:
+    queue = commands.add_parser("queue", help="work the support queue (tickets in the database)")
+    queue.add_argument("--config", type=Path, help="TOML config file (default: built-in)")
+    actions = queue.add_subparsers(required=True, metavar="ACTION")
+    # SUPPRESS: a --config given before the action must survive the action's own default.
+    config_option: dict[str, Any] = {
+        "type": Path,
+        "default": argparse.SUPPRESS,
+        "help": "TOML config file (default: built-in)",
+    }
+
+    listing = actions.add_parser("list", help="one line per ticket")
+    listing.add_argument("--status", choices=[status.value for status in TicketStatus])
+    listing.add_argument("--config", **config_option)
+    listing.set_defaults(command=_queue_list)
+
+    show = actions.add_parser("show", help="everything about one ticket")
+    show.add_argument("number", type=int, help="ticket number")
+    show.add_argument("--config", **config_option)
+    show.set_defaults(command=_queue_show)
+
+    close = actions.add_parser("close", help="close a ticket, logging minutes and billing it")
+    close.add_argument("number", type=int, help="ticket number")
+    close.add_argument(
+        "minutes", type=_minutes, nargs="?", default=0, help="minutes worked (default 0)"
+    )
+    close.add_argument("--config", **config_option)
+    close.set_defaults(command=_queue_close)
+
+
+def _minutes(text: str) -> int:
+    try:
+        minutes = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of minutes: {text!r}") from None
+    if minutes < 0:
+        raise argparse.ArgumentTypeError(f"minutes must not be negative: {minutes}")
+    return minutes
 
 
 def _content_options(parser: argparse.ArgumentParser) -> None:
@@ -202,6 +248,55 @@ def _eval(args: argparse.Namespace) -> int:
         _print_json(report.to_json())
     else:
         print(report.to_text())
+    return EXIT_OK
+
+
+def _open_store(config: Config) -> TicketStore:
+    if not config.database.exists():
+        raise StoreError(
+            f"{config.database}: no database yet; `triagebot demo` or `triagebot run`"
+            " creates it with the first conversation"
+        )
+    return TicketStore.open(config.database, create=False)
+
+
+def _zone(config: Config) -> ZoneInfo:
+    return ZoneInfo(config.business_hours.timezone)
+
+
+def _queue_list(args: argparse.Namespace) -> int:
+    config = _config(args)
+    status = TicketStatus(args.status) if args.status else None
+    with _open_store(config) as store:
+        tickets = store.tickets(status)
+        if not tickets:
+            print(f"no {status.value} tickets" if status else "no tickets")
+        for ticket in tickets:
+            print(ticket_line(ticket, store.customer(ticket.customer_id), _zone(config)))
+    return EXIT_OK
+
+
+def _queue_show(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with _open_store(config) as store:
+        ticket = store.ticket(args.number)
+        print(
+            ticket_report(
+                ticket,
+                customer=store.customer(ticket.customer_id),
+                messages=store.messages(ticket.number),
+                consents=store.consents_of_ticket(ticket.number),
+                time_entries=store.time_entries(ticket.number),
+                zone=_zone(config),
+            )
+        )
+    return EXIT_OK
+
+
+def _queue_close(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with _open_store(config) as store:
+        print(closed_line(store.close_ticket(args.number, args.minutes, config.tariff)))
     return EXIT_OK
 
 

@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.matching.decision import Thresholds
+from bot.tickets.sla import BusinessHours, FirstResponse
+from bot.triage.billing import Tariff
+
+DEFAULT_DATABASE = Path("triagebot.sqlite3")
+DEFAULT_TARIFF = Tariff("25.00", "EUR", 15)
+DEFAULT_TIMEZONE = "Europe/Berlin"
+DEFAULT_BUSINESS_DAYS = "mon-fri"
+DEFAULT_BUSINESS_HOURS = "08:00-18:00"
+DEFAULT_HOLIDAYS_COUNTRY = "DE"
+DEFAULT_FIRST_RESPONSE = FirstResponse(standard_minutes=240, extended_minutes=480)
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class ConfigError(Exception):
     """A config file that cannot be used; the message is one line naming file and key."""
+
+
+def default_business_hours() -> BusinessHours:
+    """Return the business hours config.example.toml documents: Mon-Fri 08-18, Berlin, DE."""
+    return BusinessHours(
+        DEFAULT_TIMEZONE, frozenset(range(5)), time(8), time(18), DEFAULT_HOLIDAYS_COUNTRY
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +43,10 @@ class Config:
 
     content_path: Path = Path("faq_content")
     thresholds: Thresholds = field(default_factory=Thresholds)
+    database: Path = DEFAULT_DATABASE
+    tariff: Tariff = DEFAULT_TARIFF
+    business_hours: BusinessHours = field(default_factory=default_business_hours)
+    first_response: FirstResponse = DEFAULT_FIRST_RESPONSE
     source: Path | None = None
 
 
@@ -30,7 +57,15 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "content": {"path": str},
     "storage": {"database": str},
     "billing": {"currency": str, "rate": str, "increment_minutes": int},
-    "sla": {"timezone": str},
+    "sla": {
+        "timezone": str,
+        "business_days": (str, list),
+        "business_hours": str,
+        "holidays_country": str,
+        "holidays_subdivision": str,
+        "first_response_minutes_standard": int,
+        "first_response_minutes_extended": int,
+    },
     "matching": {
         "answer_threshold": (float, int),
         "suggest_threshold": (float, int),
@@ -40,7 +75,11 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
 }
 
 
-_KINDS: dict[type | tuple[type, ...], str] = {str: "a string", int: "a whole number"}
+_KINDS: dict[type | tuple[type, ...], str] = {
+    str: "a string",
+    int: "a whole number",
+    (str, list): "a string or a list of strings",
+}
 
 
 def load_config(path: Path) -> Config:
@@ -57,10 +96,22 @@ def load_config(path: Path) -> Config:
     content = raw.get("content", {})
     matching = raw.get("matching", {})
     thresholds = _thresholds(matching, path)
-    content_path = Path(content.get("path", "faq_content"))
-    if not content_path.is_absolute():
-        content_path = path.parent / content_path
-    return Config(content_path=content_path, thresholds=thresholds, source=path)
+    content_path = _relative_to(path, Path(content.get("path", "faq_content")))
+    sla = raw.get("sla", {})
+    return Config(
+        content_path=content_path,
+        thresholds=thresholds,
+        database=_database(raw.get("storage", {}), path),
+        tariff=_tariff(raw.get("billing", {}), path),
+        business_hours=_business_hours(sla, path),
+        first_response=_first_response(sla, path),
+        source=path,
+    )
+
+
+def _relative_to(config_file: Path, value: Path) -> Path:
+    """Resolve a relative path against the config file's folder, not the working directory."""
+    return value if value.is_absolute() else config_file.parent / value
 
 
 def _check_schema(raw: dict[str, Any], path: Path) -> None:
@@ -102,3 +153,121 @@ def _thresholds(matching: dict[str, Any], path: Path) -> Thresholds:
         margin=values["margin"],
         max_suggestions=max_suggestions,
     )
+
+
+def _database(storage: dict[str, Any], path: Path) -> Path:
+    database = storage.get("database", str(DEFAULT_DATABASE))
+    if not database.strip():
+        raise ConfigError(f"{path}: [storage] database must name a file")
+    return _relative_to(path, Path(database))
+
+
+def _tariff(billing: dict[str, Any], path: Path) -> Tariff:
+    rate = billing.get("rate", str(DEFAULT_TARIFF.rate))
+    currency = billing.get("currency", DEFAULT_TARIFF.currency)
+    increment = billing.get("increment_minutes", DEFAULT_TARIFF.increment_minutes)
+    default = DEFAULT_TARIFF
+    # Tariff validates each value; trying one at a time, the others at their defaults,
+    # tells which key an error belongs to.
+    trials: dict[str, Callable[[], Tariff]] = {
+        "rate": lambda: Tariff(rate, default.currency, default.increment_minutes),
+        "currency": lambda: Tariff(default.rate, currency, default.increment_minutes),
+        "increment_minutes": lambda: Tariff(default.rate, default.currency, increment),
+    }
+    for key, trial in trials.items():
+        try:
+            trial()
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"{path}: [billing] {key}: {error}") from None
+    return Tariff(rate, currency, increment)
+
+
+def _business_hours(sla: dict[str, Any], path: Path) -> BusinessHours:
+    timezone = sla.get("timezone", DEFAULT_TIMEZONE)
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f'{path}: [sla] timezone: unknown timezone {timezone!r} (e.g. "Europe/Berlin")'
+        ) from None
+    weekdays = _business_days(sla.get("business_days", DEFAULT_BUSINESS_DAYS), path)
+    opens, closes = _hours(sla.get("business_hours", DEFAULT_BUSINESS_HOURS), path)
+    country = sla.get("holidays_country", DEFAULT_HOLIDAYS_COUNTRY).strip().upper() or None
+    subdivision = sla.get("holidays_subdivision", "").strip() or None
+    try:
+        BusinessHours(timezone, weekdays, opens, closes, country)
+    except ValueError as error:
+        raise ConfigError(f"{path}: [sla] holidays_country: {error}") from None
+    try:
+        return BusinessHours(timezone, weekdays, opens, closes, country, subdivision)
+    except ValueError as error:
+        raise ConfigError(f"{path}: [sla] holidays_subdivision: {error}") from None
+
+
+def _business_days(value: str | list[Any], path: Path) -> frozenset[int]:
+    """Read "mon-fri", "mon,wed,fri" or ["mon", "tue"] into weekday numbers (0 = Monday)."""
+    parts = value.split(",") if isinstance(value, str) else value
+    days: set[int] = set()
+    for part in parts:
+        if not isinstance(part, str):
+            raise ConfigError(f"{path}: [sla] business_days must list day names as strings")
+        days.update(_day_range(part, path))
+    if not days:
+        raise ConfigError(f"{path}: [sla] business_days must name at least one day")
+    return frozenset(days)
+
+
+def _day_range(part: str, path: Path) -> list[int]:
+    ends = [_day(name, path) for name in part.split("-")]
+    if len(ends) == 1:
+        return ends
+    if len(ends) != 2:
+        raise ConfigError(f"{path}: [sla] business_days: {part.strip()!r} is not a day or a range")
+    first, last = ends
+    # A range may wrap the week end, e.g. "sat-mon".
+    return [(first + offset) % 7 for offset in range((last - first) % 7 + 1)]
+
+
+def _day(name: str, path: Path) -> int:
+    key = name.strip().lower()
+    for number, names in enumerate(zip(DAY_NAMES, _FULL_DAY_NAMES, strict=True)):
+        if key in names:
+            return number
+    known = ", ".join(DAY_NAMES)
+    raise ConfigError(f"{path}: [sla] business_days: unknown day {name.strip()!r} (use {known})")
+
+
+_HOURS = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
+
+
+def _hours(value: str, path: Path) -> tuple[time, time]:
+    """Read "08:00-18:00" into opening and closing wall-clock times."""
+    match = _HOURS.fullmatch(value)
+    problem = f'{path}: [sla] business_hours must be like "08:00-18:00", not {value!r}'
+    if match is None:
+        raise ConfigError(problem)
+    numbers = [int(group) for group in match.groups()]
+    try:
+        opens, closes = time(numbers[0], numbers[1]), time(numbers[2], numbers[3])
+    except ValueError:
+        raise ConfigError(problem) from None
+    if not opens < closes:
+        raise ConfigError(
+            f"{path}: [sla] business_hours: opening {opens:%H:%M} is not before"
+            f" closing {closes:%H:%M}"
+        )
+    return opens, closes
+
+
+def _first_response(sla: dict[str, Any], path: Path) -> FirstResponse:
+    minutes: dict[str, int] = {}
+    for tier, default in (
+        ("standard", DEFAULT_FIRST_RESPONSE.standard_minutes),
+        ("extended", DEFAULT_FIRST_RESPONSE.extended_minutes),
+    ):
+        key = f"first_response_minutes_{tier}"
+        value = sla.get(key, default)
+        if value < 0:
+            raise ConfigError(f"{path}: [sla] {key} must not be negative, got {value}")
+        minutes[tier] = value
+    return FirstResponse(standard_minutes=minutes["standard"], extended_minutes=minutes["extended"])

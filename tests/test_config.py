@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from bot.config import Config, ConfigError, load_config
 from bot.matching.decision import Thresholds
+from bot.tickets.sla import BusinessHours, FirstResponse
+from bot.triage.billing import Tariff
 
 EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
 
@@ -31,6 +35,12 @@ increment_minutes = 15
 
 [sla]
 timezone = "Europe/Berlin"
+business_days = "mon-fri"
+business_hours = "08:00-18:00"
+holidays_country = "DE"
+holidays_subdivision = "BY"
+first_response_minutes_standard = 240
+first_response_minutes_extended = 480
 
 [matching]
 answer_threshold = 0.7
@@ -106,7 +116,12 @@ def test_example_config_is_valid() -> None:
 
 def test_example_config_documents_the_defaults() -> None:
     """config.example.toml shows each key with its default, so loading it changes nothing."""
-    assert load_config(EXAMPLE).thresholds == Config().thresholds
+    example, defaults = load_config(EXAMPLE), Config()
+    assert example.thresholds == defaults.thresholds
+    assert example.tariff == defaults.tariff
+    assert example.business_hours == defaults.business_hours
+    assert example.first_response == defaults.first_response
+    assert example.database == EXAMPLE.parent / defaults.database
 
 
 @pytest.mark.parametrize(
@@ -168,3 +183,121 @@ def test_unreadable_file_is_one_line_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_bytes(b"\xff\xfe[content]\n")
     config_error(path)
+
+
+def test_storage_billing_and_sla_come_through(tmp_path: Path) -> None:
+    """[storage], [billing] and [sla] become the database path, tariff, hours and targets."""
+    config = load_config(write_config(tmp_path, VALID))
+    assert config.database == tmp_path / "bot.sqlite3"
+    assert config.tariff == Tariff("25.00", "EUR", 15)
+    assert config.business_hours == BusinessHours(
+        "Europe/Berlin", frozenset(range(5)), time(8), time(18), "DE", "BY"
+    )
+    assert config.first_response == FirstResponse(standard_minutes=240, extended_minutes=480)
+
+
+def test_defaults_for_storage_billing_and_sla(tmp_path: Path) -> None:
+    """An empty file gets the documented defaults; the database lies next to the config."""
+    config = load_config(write_config(tmp_path, ""))
+    assert config.database == tmp_path / "triagebot.sqlite3"
+    assert config.tariff == Tariff("25.00", "EUR", 15)
+    assert config.business_hours.weekdays == frozenset(range(5))
+    assert (config.business_hours.opens, config.business_hours.closes) == (time(8), time(18))
+    assert config.business_hours.holiday_country == "DE"
+    assert config.business_hours.holiday_subdivision is None
+    assert config.first_response == FirstResponse(240, 480)
+
+
+def test_relative_database_is_resolved_against_the_config_folder(tmp_path: Path) -> None:
+    """A relative database path means: next to the config file."""
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    config = load_config(write_config(folder, '[storage]\ndatabase = "data/t.sqlite3"\n'))
+    assert config.database == folder / "data" / "t.sqlite3"
+
+
+def test_absolute_database_is_kept(tmp_path: Path) -> None:
+    """An absolute database path is used as it is."""
+    target = tmp_path / "var" / "t.sqlite3"
+    config = load_config(write_config(tmp_path, f'[storage]\ndatabase = "{target.as_posix()}"\n'))
+    assert config.database == target
+
+
+def test_billing_keys_make_the_tariff(tmp_path: Path) -> None:
+    """Rate, currency and increment become an exact Tariff."""
+    text = '[billing]\nrate = "30.50"\ncurrency = "CHF"\nincrement_minutes = 10\n'
+    tariff = load_config(write_config(tmp_path, text)).tariff
+    assert (tariff.rate, tariff.currency, tariff.increment_minutes) == (Decimal("30.50"), "CHF", 10)
+
+
+@pytest.mark.parametrize(
+    ("days", "weekdays"),
+    [
+        ('"mon-fri"', {0, 1, 2, 3, 4}),
+        ('"mon,wed, fri"', {0, 2, 4}),
+        ('"mon-wed,sat"', {0, 1, 2, 5}),
+        ('"sat-mon"', {5, 6, 0}),
+        ('["mon", "tue", "thu"]', {0, 1, 3}),
+        ('["Monday", "fri-sun"]', {0, 4, 5, 6}),
+        ('"sun"', {6}),
+    ],
+)
+def test_business_days_as_range_list_or_names(
+    tmp_path: Path, days: str, weekdays: set[int]
+) -> None:
+    """business_days takes a range, a comma list, a TOML list, short or full day names."""
+    config = load_config(write_config(tmp_path, f"[sla]\nbusiness_days = {days}\n"))
+    assert config.business_hours.weekdays == frozenset(weekdays)
+
+
+def test_business_hours_and_targets(tmp_path: Path) -> None:
+    """business_hours sets opening and closing; the first-response minutes per tier."""
+    text = (
+        '[sla]\nbusiness_hours = "9:30 - 17:15"\nholidays_country = ""\n'
+        "first_response_minutes_standard = 60\nfirst_response_minutes_extended = 0\n"
+    )
+    config = load_config(write_config(tmp_path, text))
+    assert (config.business_hours.opens, config.business_hours.closes) == (
+        time(9, 30),
+        time(17, 15),
+    )
+    assert config.business_hours.holiday_country is None
+    assert config.first_response == FirstResponse(60, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[storage]\ndatabase = ""\n', ["[storage]", "database"]),
+        ("[storage]\ndatabase = 5\n", ["[storage]", "database"]),
+        ('[billing]\nrate = "abc"\n', ["[billing]", "rate"]),
+        ('[billing]\nrate = "-1"\n', ["[billing]", "rate"]),
+        ("[billing]\nrate = 25.0\n", ["[billing]", "rate"]),
+        ('[billing]\ncurrency = "euro"\n', ["[billing]", "currency"]),
+        ("[billing]\nincrement_minutes = 0\n", ["[billing]", "increment_minutes"]),
+        ('[sla]\ntimezone = "Mars/Olympus"\n', ["[sla]", "timezone"]),
+        ('[sla]\nbusiness_days = "mon-fry"\n', ["[sla]", "business_days", "fry"]),
+        ('[sla]\nbusiness_days = "mon-tue-wed"\n', ["[sla]", "business_days"]),
+        ("[sla]\nbusiness_days = []\n", ["[sla]", "business_days"]),
+        ("[sla]\nbusiness_days = [1, 2]\n", ["[sla]", "business_days"]),
+        ("[sla]\nbusiness_days = 5\n", ["[sla]", "business_days"]),
+        ('[sla]\nbusiness_hours = "8-18"\n', ["[sla]", "business_hours"]),
+        ('[sla]\nbusiness_hours = "18:00-08:00"\n', ["[sla]", "business_hours"]),
+        ('[sla]\nbusiness_hours = "08:00-25:00"\n', ["[sla]", "business_hours"]),
+        ('[sla]\nholidays_country = "XX"\n', ["[sla]", "holidays_country"]),
+        ('[sla]\nholidays_subdivision = "ZZ"\n', ["[sla]", "holidays_subdivision"]),
+        (
+            '[sla]\nholidays_country = ""\nholidays_subdivision = "BY"\n',
+            ["[sla]", "holidays_subdivision"],
+        ),
+        ("[sla]\nfirst_response_minutes_standard = -1\n", ["first_response_minutes_standard"]),
+        ('[sla]\nfirst_response_minutes_extended = "8h"\n', ["first_response_minutes_extended"]),
+    ],
+)
+def test_wrong_storage_billing_or_sla_value_names_its_key(
+    tmp_path: Path, text: str, words: list[str]
+) -> None:
+    """A bad database, billing or SLA value stops with one line naming file and key."""
+    message = config_error(write_config(tmp_path, text))
+    for word in words:
+        assert word in message

@@ -1,0 +1,715 @@
+"""The ticket store: tickets, consents, conversation state and question log in one SQLite file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from bot.content.model import Lang, Tier
+from bot.tickets import rows
+from bot.tickets.errors import ConsentError, NotFoundError, SchemaError, TransitionError
+from bot.tickets.model import (
+    AuthorKind,
+    Consent,
+    ConsentDecision,
+    ConversationState,
+    Customer,
+    ForgetSummary,
+    LoggedQuestion,
+    ScoredEntry,
+    Ticket,
+    TicketMessage,
+    TicketStatus,
+    TimeEntry,
+    TranscriptStep,
+)
+from bot.tickets.protocol import ConversationStore
+from bot.tickets.schema import migrate, parse_time, time_text
+from bot.triage.billing import Bill, Tariff
+
+Clock = Callable[[], datetime]
+DEFAULT_BUSY_TIMEOUT = 5.0
+
+
+class TicketStore(ConversationStore):
+    """The ticket store over one SQLite file (WAL, foreign keys on, migrated on open)."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, clock: Clock) -> None:
+        self._connection = connection
+        self._path = path
+        self._clock = clock
+        # One connection may serve several threads (asyncio.to_thread); a transaction holds
+        # the lock from BEGIN to COMMIT so they never interleave.
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    @classmethod
+    def open(
+        cls,
+        path: Path | str,
+        *,
+        create: bool = True,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        clock: Clock | None = None,
+    ) -> TicketStore:
+        """Open the database file (creating it and its folder unless told not to) and migrate."""
+        path = Path(path)
+        if not path.exists():
+            if not create:
+                raise NotFoundError(f"{path}: database not found")
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = sqlite3.connect(
+                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as error:
+            raise SchemaError(f"{path}: cannot open database: {error}") from None
+        try:
+            _configure(connection, busy_timeout)
+            migrate(connection, name=str(path))
+        except sqlite3.DatabaseError as error:
+            connection.close()
+            raise SchemaError(f"{path}: not a usable triagebot database: {error}") from None
+        except BaseException:
+            connection.close()
+            raise
+        return cls(connection, path, clock or _utc_now)
+
+    @property
+    def path(self) -> Path:
+        """Return the database file's path."""
+        return self._path
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """Return the underlying connection, for inspection and tests."""
+        return self._connection
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> TicketStore:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the block in one transaction (BEGIN IMMEDIATE); nested blocks use savepoints."""
+        with self._lock:
+            savepoint = f"nested_{self._depth}" if self._depth else None
+            self._connection.execute(f"SAVEPOINT {savepoint}" if savepoint else "BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                self._roll_back(savepoint)
+                raise
+            self._depth -= 1
+            if savepoint:
+                self._connection.execute(f"RELEASE {savepoint}")
+                return
+            try:
+                self._connection.execute("COMMIT")
+            except BaseException:
+                self._roll_back(None)
+                raise
+
+    def _roll_back(self, savepoint: str | None) -> None:
+        # Some errors (a full disk, an interrupt) make SQLite roll back by itself; a second
+        # rollback would then fail and hide the error that matters.
+        if not self._connection.in_transaction:
+            return
+        if savepoint:
+            self._connection.execute(f"ROLLBACK TO {savepoint}")
+            self._connection.execute(f"RELEASE {savepoint}")
+        else:
+            self._connection.execute("ROLLBACK")
+
+    # Customers and conversation state
+
+    def upsert_customer(
+        self, customer_id: int, *, language: Lang, name: str | None, username: str | None
+    ) -> Customer:
+        """Record a customer, or update the name, username and language of a known one."""
+        with self.transaction():
+            self._execute(
+                "INSERT INTO customers (id, name, username, language, created_at)"
+                " VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET"
+                " name = excluded.name, username = excluded.username,"
+                " language = excluded.language",
+                (customer_id, name, username, Lang(language).value, self._now()),
+            )
+            return self._customer(customer_id)
+
+    def customer(self, customer_id: int) -> Customer | None:
+        """Return the customer with this Telegram id, if known."""
+        row = self._one("SELECT * FROM customers WHERE id = ?", (customer_id,))
+        return None if row is None else rows.customer_from(row)
+
+    def get_state(self, customer_id: int) -> ConversationState | None:
+        """Return the saved conversation state of a customer, if any."""
+        row = self._one("SELECT * FROM conversation_states WHERE customer_id = ?", (customer_id,))
+        if row is None:
+            return None
+        return ConversationState(
+            customer_id, json.loads(row["state"]), parse_time(row["updated_at"])
+        )
+
+    def put_state(self, customer_id: int, data: Mapping[str, Any]) -> ConversationState:
+        """Save the conversation state of a known customer, replacing what was there."""
+        state = _json(dict(data))
+        with self.transaction():
+            self._customer(customer_id)
+            now = self._now()
+            self._execute(
+                "INSERT INTO conversation_states (customer_id, state, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (customer_id) DO UPDATE SET"
+                " state = excluded.state, updated_at = excluded.updated_at",
+                (customer_id, state, now),
+            )
+        return ConversationState(customer_id, json.loads(state), parse_time(now))
+
+    # Consents
+
+    def record_consent(
+        self,
+        customer_id: int,
+        decision: ConsentDecision,
+        tariff: Tariff,
+        *,
+        text: str,
+        template: str,
+        template_version: str,
+        ticket_number: int | None = None,
+    ) -> Consent:
+        """Record the customer's decision on the cost notice they were shown."""
+        if not text or not template or not template_version:
+            raise ValueError("a consent needs the exact text shown, its template and version")
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        with self.transaction():
+            self._customer(customer_id)
+            if ticket_number is not None:
+                ticket = self.ticket(ticket_number)
+                if ticket.customer_id != customer_id:
+                    raise ConsentError(
+                        f"ticket {ticket_number} belongs to customer {ticket.customer_id},"
+                        f" not {customer_id}"
+                    )
+            cursor = self._execute(
+                "INSERT INTO consents (customer_id, ticket_number, decision, decided_at, rate,"
+                " currency, increment_minutes, text, template, template_version, text_sha256)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    customer_id,
+                    ticket_number,
+                    ConsentDecision(decision).value,
+                    self._now(),
+                    str(tariff.rate),
+                    tariff.currency,
+                    tariff.increment_minutes,
+                    text,
+                    template,
+                    template_version,
+                    digest,
+                ),
+            )
+            return self.consent(_last_id(cursor))
+
+    def consent(self, consent_id: int) -> Consent:
+        """Return a consent by id."""
+        row = self._one("SELECT * FROM consents WHERE id = ?", (consent_id,))
+        if row is None:
+            raise NotFoundError(f"no consent {consent_id}")
+        return rows.consent_from(row)
+
+    def consents_of_customer(self, customer_id: int) -> list[Consent]:
+        """Return a customer's consents, oldest first."""
+        found = self._all(
+            "SELECT * FROM consents WHERE customer_id = ? ORDER BY id", (customer_id,)
+        )
+        return [rows.consent_from(row) for row in found]
+
+    def consents_of_ticket(self, number: int) -> list[Consent]:
+        """Return the consents that concern a ticket (given for it or asked to raise it)."""
+        found = self._all(
+            "SELECT * FROM consents WHERE ticket_number = :number"
+            " OR id = (SELECT consent_id FROM tickets WHERE number = :number) ORDER BY id",
+            {"number": number},
+        )
+        return [rows.consent_from(row) for row in found]
+
+    # Tickets
+
+    def create_ticket(
+        self,
+        customer_id: int,
+        *,
+        tier: Tier,
+        request: str,
+        due: datetime,
+        category: str = "",
+        transcript: Sequence[TranscriptStep] = (),
+        customer_ref: str | None = None,
+        consent_id: int | None = None,
+    ) -> Ticket:
+        """Open a ticket due for a first response at `due`; extended needs an agree consent."""
+        tier = Tier(tier)
+        due_text = time_text(due)
+        with self.transaction():
+            self._customer(customer_id)
+            now = self._now()
+            if tier is Tier.EXTENDED:
+                self._check_consent(consent_id, customer_id, now, None)
+            elif consent_id is not None:
+                raise ConsentError("a standard ticket is free: it takes no consent")
+            cursor = self._execute(
+                "INSERT INTO tickets (customer_id, tier, category, request, transcript,"
+                " customer_ref, consent_id, sla_due_at, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    customer_id,
+                    tier.value,
+                    category,
+                    request,
+                    _json([step.to_json() for step in transcript]),
+                    customer_ref,
+                    consent_id,
+                    due_text,
+                    now,
+                    now,
+                ),
+            )
+            return self.ticket(_last_id(cursor))
+
+    def ticket(self, number: int) -> Ticket:
+        """Return the ticket with this number; raise NotFoundError if there is none."""
+        row = self._one("SELECT * FROM tickets WHERE number = ?", (number,))
+        if row is None:
+            raise NotFoundError(f"no ticket {number} in {self._path}")
+        return rows.ticket_from(row)
+
+    def open_tickets(self, customer_id: int) -> list[Ticket]:
+        """Return a customer's tickets that are not closed, oldest first."""
+        found = self._all(
+            "SELECT * FROM tickets WHERE customer_id = ? AND status <> 'closed' ORDER BY number",
+            (customer_id,),
+        )
+        return [rows.ticket_from(row) for row in found]
+
+    def tickets(self, status: TicketStatus | None = None) -> list[Ticket]:
+        """Return all tickets, or those with one status, by number."""
+        if status is None:
+            found = self._all("SELECT * FROM tickets ORDER BY number", ())
+        else:
+            found = self._all(
+                "SELECT * FROM tickets WHERE status = ? ORDER BY number",
+                (TicketStatus(status).value,),
+            )
+        return [rows.ticket_from(row) for row in found]
+
+    def claim(self, number: int, agent_id: int) -> Ticket:
+        """Assign an open or waiting ticket to an agent."""
+        with self.transaction():
+            ticket = self.ticket(number)
+            if ticket.status is TicketStatus.CLAIMED:
+                raise TransitionError(
+                    f"ticket {number} is already claimed by agent {ticket.agent_id}"
+                )
+            _check_move(ticket, TicketStatus.CLAIMED, "claim")
+            self._execute(
+                "UPDATE tickets SET status = 'claimed', agent_id = ?, updated_at = ?"
+                " WHERE number = ?",
+                (agent_id, self._now(), number),
+            )
+            return self.ticket(number)
+
+    def mark_waiting(self, number: int) -> Ticket:
+        """Mark a claimed ticket as waiting for the customer."""
+        with self.transaction():
+            _check_move(self.ticket(number), TicketStatus.WAITING, "mark as waiting")
+            self._execute(
+                "UPDATE tickets SET status = 'waiting', updated_at = ? WHERE number = ?",
+                (self._now(), number),
+            )
+            return self.ticket(number)
+
+    def close_ticket(
+        self, number: int, minutes: int, tariff: Tariff, *, agent_id: int | None = None
+    ) -> Ticket:
+        """Log the last minutes, bill the ticket and close it.
+
+        Extended tickets are billed on the minutes logged since the customer agreed, at the
+        terms of that consent (which may differ from `tariff` if the config changed since);
+        standard tickets get a bill of 0 minutes and 0 units in the tariff's currency.
+        """
+        _check_minutes(minutes, allow_zero=True)
+        with self.transaction():
+            ticket = self.ticket(number)
+            _check_move(ticket, TicketStatus.CLOSED, "close")
+            if minutes:
+                ticket = self.log_time(number, agent_id, minutes)
+            bill = self._bill(ticket, tariff)
+            now = self._now()
+            self._execute(
+                "UPDATE tickets SET status = 'closed', closed_at = ?, updated_at = ?,"
+                " billed_minutes = ?, billed_units = ?, billed_amount = ?, billed_currency = ?"
+                " WHERE number = ?",
+                (now, now, bill.minutes, bill.units, str(bill.amount), bill.currency, number),
+            )
+            return self.ticket(number)
+
+    def reopen(self, number: int) -> Ticket:
+        """Open a closed ticket again; its bill is recomputed on all minutes when it closes."""
+        with self.transaction():
+            _check_move(self.ticket(number), TicketStatus.OPEN, "reopen")
+            self._execute(
+                "UPDATE tickets SET status = 'open', closed_at = NULL, updated_at = ?,"
+                " billed_minutes = NULL, billed_units = NULL, billed_amount = NULL,"
+                " billed_currency = NULL"
+                " WHERE number = ?",
+                (self._now(), number),
+            )
+            return self.ticket(number)
+
+    def log_time(self, number: int, agent_id: int | None, minutes: int) -> Ticket:
+        """Add minutes of work to a ticket that is not closed."""
+        _check_minutes(minutes, allow_zero=False)
+        with self.transaction():
+            ticket = self.ticket(number)
+            if not ticket.is_open:
+                raise TransitionError(f"ticket {number} is closed: reopen it to log time")
+            now = self._now()
+            self._execute(
+                "INSERT INTO time_entries (ticket_number, agent_id, minutes, logged_at)"
+                " VALUES (?, ?, ?, ?)",
+                (number, agent_id, minutes, now),
+            )
+            self._execute(
+                "UPDATE tickets SET minutes_logged = minutes_logged + ?, updated_at = ?"
+                " WHERE number = ?",
+                (minutes, now, number),
+            )
+            return self.ticket(number)
+
+    def set_tier(self, number: int, tier: Tier, *, consent_id: int | None = None) -> Ticket:
+        """Change a ticket's tier; raising it to extended needs a new agree consent."""
+        tier = Tier(tier)
+        with self.transaction():
+            ticket = self.ticket(number)
+            if not ticket.is_open:
+                raise TransitionError(f"ticket {number} is closed: reopen it to change its tier")
+            if tier is ticket.tier:
+                return ticket
+            now = self._now()
+            if tier is Tier.EXTENDED:
+                self._check_consent(consent_id, ticket.customer_id, now, number)
+                new_consent = consent_id
+            else:
+                # The consent stays linked: it is the record of what was agreed, and keeps.
+                new_consent = ticket.consent_id
+            self._execute(
+                "UPDATE tickets SET tier = ?, consent_id = ?, updated_at = ? WHERE number = ?",
+                (tier.value, new_consent, now, number),
+            )
+            return self.ticket(number)
+
+    # Messages and time
+
+    def add_message(
+        self,
+        number: int,
+        author_kind: AuthorKind,
+        text: str,
+        *,
+        author_id: int | None = None,
+        attachment: Mapping[str, Any] | None = None,
+    ) -> TicketMessage:
+        """Add a message to a ticket's thread."""
+        with self.transaction():
+            self.ticket(number)
+            cursor = self._execute(
+                "INSERT INTO ticket_messages"
+                " (ticket_number, author_kind, author_id, text, attachment, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    number,
+                    AuthorKind(author_kind).value,
+                    author_id,
+                    text,
+                    None if attachment is None else _json(dict(attachment)),
+                    self._now(),
+                ),
+            )
+            return self._message(_last_id(cursor))
+
+    def messages(self, number: int) -> list[TicketMessage]:
+        """Return a ticket's messages, oldest first."""
+        found = self._all(
+            "SELECT * FROM ticket_messages WHERE ticket_number = ? ORDER BY id", (number,)
+        )
+        return [rows.message_from(row) for row in found]
+
+    def time_entries(self, number: int) -> list[TimeEntry]:
+        """Return the time logged on a ticket, oldest first."""
+        found = self._all(
+            "SELECT * FROM time_entries WHERE ticket_number = ? ORDER BY id", (number,)
+        )
+        return [rows.time_entry_from(row) for row in found]
+
+    # Question log
+
+    def log_question(
+        self,
+        customer_id: int | None,
+        question: str,
+        *,
+        language: Lang,
+        decision: str,
+        candidates: Sequence[ScoredEntry] = (),
+    ) -> LoggedQuestion:
+        """Log a question with the bot's decision and the top candidates with their scores."""
+        with self.transaction():
+            if customer_id is not None:
+                self._customer(customer_id)
+            cursor = self._execute(
+                "INSERT INTO questions (customer_id, asked_at, question, language, decision,"
+                " candidates) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    customer_id,
+                    self._now(),
+                    question,
+                    Lang(language).value,
+                    str(decision),
+                    _json([{"id": c.id, "score": c.score} for c in candidates]),
+                ),
+            )
+            return self._question(_last_id(cursor))
+
+    def set_feedback(self, question_id: int, feedback: str) -> None:
+        """Record the customer's feedback on the answer to a logged question."""
+        with self.transaction():
+            cursor = self._execute(
+                "UPDATE questions SET feedback = ? WHERE id = ?", (feedback, question_id)
+            )
+            if cursor.rowcount == 0:
+                raise NotFoundError(f"no logged question {question_id}")
+
+    def questions(self) -> list[LoggedQuestion]:
+        """Return the question log, oldest first."""
+        found = self._all("SELECT * FROM questions ORDER BY id", ())
+        return [rows.question_from(row) for row in found]
+
+    # Erasure
+
+    def forget_customer(self, customer_id: int) -> ForgetSummary:
+        """Erase a customer's personal data; keep consent and billing records, anonymised.
+
+        Erased: conversation state, name and username, the text of their logged questions
+        (the decision and scores stay, detached from them), their messages in tickets with
+        attachments, and their tickets' request, transcript and customer reference. Kept:
+        consents (what they agreed to, with the exact text shown) and the tickets themselves
+        with tier, times and billing, linked to the bare Telegram id.
+        """
+        with self._lock:
+            with self.transaction():
+                summary = self._erase(customer_id)
+            if self._depth == 0:
+                # secure_delete zeroes what the erasure freed in the database file; the old
+                # pages still sit in the write-ahead log until a checkpoint copies them over.
+                self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return summary
+
+    def _erase(self, customer_id: int) -> ForgetSummary:
+        customer = self.customer(customer_id)
+        if customer is None:
+            return ForgetSummary(customer_id, False, False, False, 0, 0, 0, 0, 0, 0)
+        now = self._now()
+        state = self._execute(
+            "DELETE FROM conversation_states WHERE customer_id = ?", (customer_id,)
+        )
+        self._execute(
+            "UPDATE customers SET name = NULL, username = NULL, forgotten_at = ? WHERE id = ?",
+            (now, customer_id),
+        )
+        questions = self._execute(
+            "UPDATE questions SET question = '', customer_id = NULL, erased_at = ?"
+            " WHERE customer_id = ?",
+            (now, customer_id),
+        )
+        messages = self._execute(
+            "UPDATE ticket_messages SET text = '', attachment = NULL, erased_at = ?"
+            " WHERE author_kind = 'customer' AND erased_at IS NULL AND ticket_number IN"
+            " (SELECT number FROM tickets WHERE customer_id = ?)",
+            (now, customer_id),
+        )
+        requests = self._execute(
+            "UPDATE tickets SET request = '', transcript = '[]', customer_ref = NULL,"
+            " erased_at = ?, updated_at = ? WHERE customer_id = ? AND erased_at IS NULL",
+            (now, now, customer_id),
+        )
+        tickets = "SELECT count(*) FROM tickets WHERE customer_id = ?"
+        return ForgetSummary(
+            customer_id=customer_id,
+            known=True,
+            profile_erased=customer.name is not None or customer.username is not None,
+            conversation_erased=state.rowcount > 0,
+            questions_erased=questions.rowcount,
+            messages_erased=messages.rowcount,
+            requests_erased=requests.rowcount,
+            consents_kept=self._count(
+                "SELECT count(*) FROM consents WHERE customer_id = ?", customer_id
+            ),
+            tickets_kept=self._count(tickets, customer_id),
+            billed_tickets_kept=self._count(f"{tickets} AND billed_units > 0", customer_id),
+        )
+
+    # Internals
+
+    def _now(self) -> str:
+        return time_text(self._clock())
+
+    def _execute(
+        self, sql: str, parameters: Sequence[object] | Mapping[str, object]
+    ) -> sqlite3.Cursor:
+        with self._lock:
+            return self._connection.execute(sql, parameters)
+
+    def _one(
+        self, sql: str, parameters: Sequence[object] | Mapping[str, object]
+    ) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._connection.execute(sql, parameters).fetchone()
+            return row
+
+    def _all(
+        self, sql: str, parameters: Sequence[object] | Mapping[str, object]
+    ) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._connection.execute(sql, parameters).fetchall()
+
+    def _count(self, sql: str, *parameters: object) -> int:
+        with self._lock:
+            return int(self._connection.execute(sql, parameters).fetchone()[0])
+
+    def _message(self, message_id: int) -> TicketMessage:
+        row = self._one("SELECT * FROM ticket_messages WHERE id = ?", (message_id,))
+        if row is None:
+            raise NotFoundError(f"no ticket message {message_id}")
+        return rows.message_from(row)
+
+    def _customer(self, customer_id: int) -> Customer:
+        customer = self.customer(customer_id)
+        if customer is None:
+            raise NotFoundError(f"customer {customer_id} is not known: record them first")
+        return customer
+
+    def _question(self, question_id: int) -> LoggedQuestion:
+        row = self._one("SELECT * FROM questions WHERE id = ?", (question_id,))
+        if row is None:
+            raise NotFoundError(f"no logged question {question_id}")
+        return rows.question_from(row)
+
+    def _check_consent(
+        self, consent_id: int | None, customer_id: int, at: str, ticket_number: int | None
+    ) -> None:
+        """Raise ConsentError unless the consent authorises an extended ticket `at` that time."""
+        if consent_id is None:
+            raise ConsentError("an extended ticket needs the customer's agree consent first")
+        row = self._one("SELECT * FROM consents WHERE id = ?", (consent_id,))
+        if row is None:
+            raise ConsentError(f"consent {consent_id} does not exist")
+        consent = rows.consent_from(row)
+        if consent.decision is not ConsentDecision.AGREE:
+            raise ConsentError(f"consent {consent_id} is a decline, not an agreement")
+        if consent.customer_id != customer_id:
+            raise ConsentError(
+                f"consent {consent_id} was given by customer {consent.customer_id},"
+                f" not by customer {customer_id}"
+            )
+        if time_text(consent.decided_at) > at:
+            raise ConsentError(f"consent {consent_id} was given after the ticket, not before")
+        if consent.ticket_number not in (None, ticket_number):
+            raise ConsentError(
+                f"consent {consent_id} was asked for ticket {consent.ticket_number} only"
+            )
+        used = self._one(
+            "SELECT number FROM tickets WHERE consent_id = ? AND number IS NOT ?",
+            (consent_id, ticket_number),
+        )
+        if used is not None:
+            raise ConsentError(f"consent {consent_id} already covers ticket {used['number']}")
+
+    def _bill(self, ticket: Ticket, tariff: Tariff) -> Bill:
+        if ticket.tier is Tier.STANDARD:
+            return Bill(0, 0, Decimal(0), tariff.currency)
+        if ticket.consent_id is None:  # pragma: no cover -- the triggers make this impossible
+            raise ConsentError(f"extended ticket {ticket.number} has no consent")
+        consent = self.consent(ticket.consent_id)
+        # Work done while the ticket was still standard (before the customer agreed) is free.
+        billable = self._count(
+            "SELECT coalesce(sum(minutes), 0) FROM time_entries"
+            " WHERE ticket_number = ? AND logged_at >= ?",
+            ticket.number,
+            time_text(consent.decided_at),
+        )
+        return consent.tariff.bill(billable)
+
+
+def _configure(connection: sqlite3.Connection, busy_timeout: float) -> None:
+    connection.row_factory = sqlite3.Row
+    connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
+    connection.execute("PRAGMA foreign_keys = ON")
+    # Erased personal data must not linger in free pages of the file.
+    connection.execute("PRAGMA secure_delete = ON")
+    mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise SchemaError(f"cannot switch the database to WAL mode (it stays in {mode!r})")
+    # In WAL mode NORMAL loses no committed data on a crash, only on power loss.
+    connection.execute("PRAGMA synchronous = NORMAL")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _last_id(cursor: sqlite3.Cursor) -> int:
+    if cursor.lastrowid is None:  # pragma: no cover -- only after an INSERT
+        raise RuntimeError("no row was inserted")
+    return cursor.lastrowid
+
+
+def _check_minutes(minutes: int, *, allow_zero: bool) -> None:
+    if isinstance(minutes, bool) or not isinstance(minutes, int):
+        raise TypeError(f"minutes must be an int, not {minutes!r}")
+    if minutes < 0 or (minutes == 0 and not allow_zero):
+        lowest = "0 or more" if allow_zero else "more than 0"
+        raise ValueError(f"minutes must be {lowest}, got {minutes}")
+
+
+def _check_move(ticket: Ticket, target: TicketStatus, action: str) -> None:
+    if not ticket.status.can_become(target):
+        raise TransitionError(f"cannot {action} ticket {ticket.number}: it is {ticket.status}")
