@@ -34,8 +34,8 @@ STRONG_FIELDS = frozenset({"title", "questions", "tags", "summary"})
 SHORT_FIELDS = frozenset({"title", "questions"})
 # A part of a compound counts less than the whole word.
 COMPOUND_PART_WEIGHT = 0.5
-K1 = 1.2
-B = 0.75
+K1 = 2.5
+B = 0.5
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int32]

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from bot.content.glossary import load_glossary
-from bot.matching.text import Stemmers, content_words
+from bot.matching.text import LEXICON_FILE, Stemmers, content_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +69,6 @@ class Lexicon:
         for stem in self._stemmers.stems(word):
             groups |= self._by_stem.get(stem, set())
         return groups
-
-
-LEXICON_FILE = Path(__file__).with_name("lexicon.yaml")
 
 
 def builtin_groups() -> tuple[tuple[str, ...], ...]:

@@ -19,7 +19,7 @@ RESCORE_DEPTH = 30
 # Words the content does not know make any answer less certain: "Gmail Passwort ändern"
 # is not answered by the portal password entry. Set by policy: the fit cannot see it,
 # because out-of-scope questions have no right candidate to learn from.
-UNKNOWN_PENALTY = 3.0
+UNKNOWN_PENALTY = 4.0
 # Preference for the customer's language when an entry exists in both.
 OTHER_LANGUAGE_PENALTY = 0.97
 
@@ -194,12 +194,13 @@ def confidence(features: Features) -> float:
     # Logistic regression fitted on the development cases (tests/eval), see docs/matching.md;
     # the penalty for words no entry knows is set by policy, not fitted (see UNKNOWN_PENALTY).
     z = (
-        -9.04
-        + 1.94 * features.lexical
-        + 5.43 * features.relative
-        + 0.41 * features.focus
-        + 2.49 * features.overlap
-        + 1.97 * features.fuzzy
+        -9.22
+        + 1.65 * features.lexical
+        + 5.74 * features.relative
+        + 0.44 * features.coverage
+        + 0.44 * features.focus
+        + 2.17 * features.overlap
+        + 2.05 * features.fuzzy
         - UNKNOWN_PENALTY * features.unknown
     )
     return 1.0 / (1.0 + math.exp(-z))

@@ -6,9 +6,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import ClassVar
 
 import Stemmer
+import yaml
 from stop_words import get_stop_words
 
 from bot.content.model import Lang
@@ -20,6 +22,7 @@ _SPELLINGS = (
     ("fi", re.compile(r"\bwi[\s-]?fi\b"), "wlan"),
 )
 _WORD = re.compile(r"[a-z0-9]+")
+LEXICON_FILE = Path(__file__).with_name("lexicon.yaml")
 
 # The English list in `stop-words` is long and contains words that carry meaning for a
 # hoster ("site", "mx", "down", "bill"): those are kept as content words.
@@ -37,7 +40,7 @@ _FILLER = frozenset(
     hallo hi hey moin servus huhu gruezi tag morgen abend nabend guten gute danke dank
     vielen bitte gruss gruesse lg mfg vg liebe lieben liebes sehr geehrte geehrter damen
     herren frage fragen mal ne nen ner eigentlich irgendwie bzw halt eben leider gerne
-    gern kurz schon moechte moechten moecht mocht wuerde wuerden wollte koennte koenntet
+    gern kurz schon mehr moechte moechten moecht mocht wuerde wuerden wollte koennte koenntet
     koennen kannst koennt braeuchte brauche brauch benoetige gibt ok okay jemand einfach
     genau bisschen bissl evtl eventuell vielleicht bitten hilfe problem probleme hello
     hiya greetings thanks thank thx please pls plz regards cheers dear question
@@ -71,7 +74,14 @@ def stopwords() -> frozenset[str]:
     """Return the folded German and English stopwords plus chat filler."""
     german = {fold(w) for w in get_stop_words("german")}
     english = {fold(w) for w in get_stop_words("english")} - _ENGLISH_CONTENT_WORDS
-    return frozenset(german | english | _FILLER)
+    # A word the built-in lexicon lists as a synonym carries meaning ("pw", "website").
+    return frozenset((german | english | _FILLER) - _lexicon_words())
+
+
+def _lexicon_words() -> set[str]:
+    document = yaml.safe_load(LEXICON_FILE.read_text(encoding="utf-8"))
+    terms = (str(term) for group in document["synonyms"] for term in group)
+    return {fold(term) for term in terms if " " not in term}
 
 
 @dataclass(frozen=True, slots=True)

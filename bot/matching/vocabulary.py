@@ -79,13 +79,18 @@ class Vocabulary:
         return _Splitter(self.knows).split(word)
 
     def inflections(self, word: str) -> list[str]:
-        """Return known forms of the same German verb ("kommt" for "kommen" and back)."""
+        """Return known forms of the same German verb ("kommt", "eingerichtet" → infinitive)."""
         forms = []
-        if word.endswith("t"):
-            forms.append(word[:-1] + "en")
+        for base in _without_participle_ge(word):
+            forms.append(base)
+            if base.endswith("et"):
+                forms.append(base[:-2] + "en")
+            if base.endswith("t"):
+                forms.extend((base[:-1] + "en", base[:-1] + "n"))
         if word.endswith("en"):
             forms.append(word[:-2] + "t")
-        return [form for form in forms if form in self.words and len(form) > 4]
+        known = (form for form in dict.fromkeys(forms) if form != word and form in self.words)
+        return [form for form in known if len(form) > 4]
 
     def join(self, first: str, second: str) -> str | None:
         """Return the known compound two adjacent words form ("mail server"), or None."""
@@ -100,7 +105,7 @@ class Vocabulary:
         # Fewest edits first (a swap of two letters is one edit), then the commoner word.
         best: tuple[int, int, str] | None = None
         for candidate, distance in self._spellings.nearest(word, limit):
-            if _is_other_word(word, candidate):
+            if _is_other_word(word, candidate, distance):
                 continue
             key = (distance, -self.frequency[candidate], candidate)
             if best is None or key < best:
@@ -222,11 +227,31 @@ def _word_levels(counts: list[int]) -> int:
     return once | twice << 32
 
 
-def _is_other_word(word: str, candidate: str) -> bool:
+# Separable verb prefixes: the participle puts "ge" after them ("ein-ge-richtet").
+_SEPARABLE = ("ab", "an", "auf", "aus", "ein", "um", "vor", "zu", "zurueck", "weiter", "hoch")
+
+
+def _without_participle_ge(word: str) -> list[str]:
+    """Return the word and, for a German participle, the word without its "ge"."""
+    bases = [word]
+    if len(word) > 6 and word.startswith("ge"):
+        bases.append(word[2:])
+    for prefix in _SEPARABLE:
+        if word.startswith(prefix + "ge") and len(word) > len(prefix) + 5:
+            bases.append(prefix + word[len(prefix) + 2 :])
+    return bases
+
+
+def _is_other_word(word: str, candidate: str, distance: int) -> bool:
     """Tell whether a near neighbour is a different word rather than the intended one."""
-    # "abbestellen" is not a typo of "bestellen", nor "verbindung" of "bankverbindung";
-    # and people rarely mistype the first letter unless they swap the first two.
-    short, long = sorted((word, candidate), key=len)
-    if long.endswith(short) or long.startswith(short):
+    # "abbestellen" is not a typo of "bestellen", nor "verbindung" of "bankverbindung",
+    # nor "mail" of "mailbox"; but "revers" is "reverse" with its last letter missed.
+    # People rarely mistype the first letter of a short word unless they swap the first two.
+    if word == candidate:
         return True
-    return word[0] != candidate[0] and word[:2] != candidate[1::-1]
+    short, long = sorted((word, candidate), key=len)
+    missing = len(long) - len(short)
+    if (long.endswith(short) and missing >= 2) or (long.startswith(short) and missing >= 3):
+        return True
+    first_letter_changed = word[0] != candidate[0] and word[:2] != candidate[1::-1]
+    return first_letter_changed and (distance > 1 or len(word) < 7)
