@@ -16,7 +16,7 @@ from rapidfuzz.utils import default_process
 from bot.content.model import Content, Entry, Lang
 from bot.matching.lexicon import Lexicon
 from bot.matching.text import Stemmers, content_words, fold
-from bot.matching.vocabulary import Vocabulary
+from bot.matching.vocabulary import MIN_COMPOUND, Vocabulary
 
 # How much one occurrence of a word counts, by the field it stands in. The alternate
 # questions are customers' own phrasings, the strongest evidence an FAQ has.
@@ -99,7 +99,7 @@ class Index:
     def stems_of(self, word: str, lang: Lang) -> list[tuple[str, float]]:
         """Return the terms one content word contributes, with compound parts weighted."""
         terms = [(self.stemmers.stem(word, lang), 1.0)]
-        parts = self.vocabulary.split(word) if len(word) >= 8 else None
+        parts = self.vocabulary.split(word) if len(word) >= MIN_COMPOUND else None
         if parts:
             terms.extend((self.stemmers.stem(part, lang), COMPOUND_PART_WEIGHT) for part in parts)
         return terms

@@ -15,6 +15,8 @@ from bot.content.model import Lang
 from bot.matching.text import Stemmers
 
 MIN_PART = 3
+# Shorter content words are not split: "postfach" is not "post" + "fach" for anyone.
+MIN_COMPOUND = 8
 # German compounds join their parts with a linking element ("Abwesenheit-s-notiz").
 # Longest first, so "abwesenheits-notiz" splits into "abwesenheit" and "notiz".
 _LINKS = ("es", "en", "s", "n", "")
@@ -47,7 +49,11 @@ class Vocabulary:
         )
         # The content's own words are split once, sharing what is known about their parts.
         splitter = _Splitter(self.knows)
-        self._compounds = {word: parts for word in self.words if (parts := splitter.split(word))}
+        self._compounds = {
+            word: parts
+            for word in self.words
+            if len(word) >= MIN_COMPOUND and (parts := splitter.split(word))
+        }
 
     def _add(self, words: list[str], lang: Lang) -> None:
         """Count words of one language; a word's stem is taken in the language first seen."""
@@ -74,7 +80,7 @@ class Vocabulary:
 
     def split(self, word: str) -> tuple[str, ...] | None:
         """Split a compound into known words, longest head first, or return None."""
-        if word in self.words:
+        if word in self.words and len(word) >= MIN_COMPOUND:
             return self._compounds.get(word)
         return _Splitter(self.knows).split(word)
 
