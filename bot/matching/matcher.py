@@ -16,6 +16,8 @@ from bot.matching.query import Query, TermGroup, analyse
 from bot.matching.text import detect_language, fold
 
 RESCORE_DEPTH = 30
+MIN_RELATIVE = 0.2
+REPORTED = 5
 # Words the content does not know make any answer less certain: "Gmail Passwort ändern"
 # is not answered by the portal password entry. Set by policy: the fit cannot see it,
 # because out-of-scope questions have no right candidate to learn from.
@@ -128,6 +130,10 @@ class Matcher:
         for position in order:
             doc = int(position)
             if lexical[doc] <= 0:
+                break
+            # Far behind the best, an entry's confidence is near zero whatever it re-scores;
+            # the report still lists the usual number of candidates.
+            if lexical[doc] <= MIN_RELATIVE * top_lexical and len(best_by_group) >= REPORTED:
                 break
             features = Features(
                 lexical=float(lexical[doc]),
