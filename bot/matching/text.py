@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -74,8 +75,10 @@ def stopwords() -> frozenset[str]:
     """Return the folded German and English stopwords plus chat filler."""
     german = {fold(w) for w in get_stop_words("german")}
     english = {fold(w) for w in get_stop_words("english")} - _ENGLISH_CONTENT_WORDS
-    # A word the built-in lexicon lists as a synonym carries meaning ("pw", "website").
-    return frozenset((german | english | _FILLER) - _lexicon_words())
+    # A word the built-in lexicon lists as a synonym carries meaning ("pw", "website");
+    # single letters never do (single digits may: "PHP 8").
+    letters = set(string.ascii_lowercase)
+    return frozenset((german | english | _FILLER | letters) - _lexicon_words())
 
 
 def _lexicon_words() -> set[str]:
@@ -111,7 +114,7 @@ class Stemmers:
 def content_words(text: str) -> list[str]:
     """Return the folded words of text without stopwords and filler."""
     stop = stopwords()
-    return [w for w in words(text) if w not in stop]
+    return [w for w in _WORD.findall(fold(text)) if w not in stop]
 
 
 def detect_language(text: str) -> Lang | None:
