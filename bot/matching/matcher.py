@@ -122,10 +122,7 @@ class Matcher:
         depth = min(RESCORE_DEPTH + RESCORE_DEPTH // 2, n_docs)
         order = np.argpartition(-lexical, depth - 1)[:depth]
         order = order[np.argsort(-lexical[order], kind="stable")]
-        groups_of_term: dict[str, list[int]] = {}
-        for row, group in enumerate(groups):
-            for term in group.alternatives:
-                groups_of_term.setdefault(term, []).append(row)
+        overlap = _Overlap(groups)
         best_by_group: dict[int, tuple[float, int, Features]] = {}
         for position in order:
             doc = int(position)
@@ -140,7 +137,7 @@ class Matcher:
                 relative=float(lexical[doc]) / top_lexical,
                 coverage=float(coverage[doc]),
                 focus=float(focus[doc]),
-                overlap=_overlap(groups, groups_of_term, index.short_texts[doc]),
+                overlap=overlap.best(index.short_texts[doc]),
                 fuzzy=_fuzzy(folded_question, self._folded[doc]),
                 unknown=unknown,
             )
@@ -168,23 +165,38 @@ class Matcher:
         return entry if position is None else self.index.entries[position]
 
 
-def _overlap(
-    groups: list[TermGroup], groups_of_term: dict[str, list[int]], texts: tuple[ShortText, ...]
-) -> float:
-    """Return the best idf-weighted F1 between the question and a title or question."""
-    total = sum(g.weight for g in groups)
-    best = 0.0
-    for text in texts:
-        explained = text.stems.intersection(groups_of_term)
-        if not explained:
-            continue
-        rows = {row for term in explained for row in groups_of_term[term]}
-        recall = sum(groups[row].weight for row in rows) / total
-        if not recall:
-            continue
-        precision = len(explained) / len(text.stems)
-        best = max(best, 2 * recall * precision / (recall + precision))
-    return best
+class _Overlap:
+    """The idf-weighted F1 between one question and titles or alternate questions."""
+
+    def __init__(self, groups: list[TermGroup]) -> None:
+        # Each word of the question is one bit; a text's hits are the OR of its terms' bits.
+        self._bits: dict[str, int] = {}
+        for row, group in enumerate(groups):
+            for term in group.alternatives:
+                self._bits[term] = self._bits.get(term, 0) | 1 << row
+        self._weights = [group.weight for group in groups]
+        self._total = sum(self._weights)
+        self._recall: dict[int, float] = {}
+
+    def best(self, texts: tuple[ShortText, ...]) -> float:
+        """Return the best F1 over the texts (0 when none shares a word with the question)."""
+        best = 0.0
+        for text in texts:
+            explained = text.stems.intersection(self._bits)
+            if not explained:
+                continue
+            mask = 0
+            for term in explained:
+                mask |= self._bits[term]
+            recall = self._recall.get(mask)
+            if recall is None:
+                hit = sum(w for row, w in enumerate(self._weights) if mask >> row & 1)
+                recall = self._recall[mask] = hit / self._total
+            if not recall:
+                continue
+            precision = len(explained) / len(text.stems)
+            best = max(best, 2 * recall * precision / (recall + precision))
+        return best
 
 
 def _fuzzy(question: str, texts: list[str]) -> float:
