@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bot.content.model import Content, Lang
+from bot.matching.builtin_lexicon import builtin_groups
 from bot.matching.decision import Decision, Thresholds, decide
 from bot.matching.index import Index
-from bot.matching.lexicon import Lexicon, builtin_groups
+from bot.matching.lexicon import Lexicon
 from bot.matching.matcher import Matcher, Ranking
 
 

@@ -6,8 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.content.glossary import load_glossary
-from bot.matching.text import LEXICON_FILE, Stemmers, content_words
+from bot.matching.text import Stemmers, content_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +68,3 @@ class Lexicon:
         for stem in self._stemmers.stems(word):
             groups |= self._by_stem.get(stem, set())
         return groups
-
-
-def builtin_groups() -> tuple[tuple[str, ...], ...]:
-    """Return the synonym groups shipped with the package (checked like an editors' file)."""
-    glossary, problems = load_glossary(LEXICON_FILE)
-    errors = [str(problem) for problem in problems if problem.is_error]
-    if errors:
-        raise ValueError("the built-in lexicon is broken: " + "; ".join(errors))
-    return glossary.groups

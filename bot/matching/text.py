@@ -7,14 +7,13 @@ import string
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import ClassVar
 
 import Stemmer
-import yaml
 from stop_words import get_stop_words
 
 from bot.content.model import Lang
+from bot.matching.builtin_lexicon import builtin_groups
 
 # (a substring every match contains, the pattern, its canonical spelling); the substring
 # test skips the regular expression for the many texts that cannot match.
@@ -23,7 +22,6 @@ _SPELLINGS = (
     ("fi", re.compile(r"\bwi[\s-]?fi\b"), "wlan"),
 )
 _WORD = re.compile(r"[a-z0-9]+")
-LEXICON_FILE = Path(__file__).with_name("lexicon.yaml")
 
 # The English list in `stop-words` is long and contains words that carry meaning for a
 # hoster ("site", "mx", "down", "bill"): those are kept as content words.
@@ -82,9 +80,7 @@ def stopwords() -> frozenset[str]:
 
 
 def _lexicon_words() -> set[str]:
-    document = yaml.safe_load(LEXICON_FILE.read_text(encoding="utf-8"))
-    terms = (str(term) for group in document["synonyms"] for term in group)
-    return {fold(term) for term in terms if " " not in term}
+    return {fold(t) for group in builtin_groups() for t in group if " " not in t}
 
 
 @dataclass(frozen=True, slots=True)
