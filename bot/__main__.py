@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.app import build_classifier, build_engine, load_usable_content
+from bot.app import build_classifier, build_conversation, build_engine, load_usable_content
 from bot.config import Config, ConfigError, load_config
+from bot.console.chat import ConsoleChat
 from bot.content.loader import ContentError, load_content
 from bot.content.model import Lang
 from bot.matching.decision import Decision
@@ -21,10 +23,12 @@ from bot.tickets.errors import StoreError
 from bot.tickets.listing import closed_line, ticket_line, ticket_report
 from bot.tickets.model import TicketStatus
 from bot.tickets.store import TicketStore
+from bot.triage.events import Person
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
+DEMO_CUSTOMER_ID = 1_000_001
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,10 +76,23 @@ def _parser() -> argparse.ArgumentParser:
 
     _queue_parser(commands)
 
-    for name, help_text in (
-        ("run", "run the Telegram bot"),
-        ("demo", "run the bot in the terminal"),
-    ):
+    demo = commands.add_parser(
+        "demo",
+        help="the bot in the terminal: you are the customer (no token, no network)",
+        description="Chat with the bot as a customer. Buttons show as numbers: type the "
+        "number to press one. /quit or Ctrl-D ends. Tickets land in the configured "
+        "database, so `triagebot queue list` in another terminal shows them.",
+    )
+    demo.add_argument("--config", type=Path, help="TOML config file (default: built-in)")
+    demo.add_argument("--name", default="Demo", help="the customer's first name (default Demo)")
+    demo.add_argument(
+        "--lang",
+        choices=[lang.value for lang in Lang],
+        help="the customer's client language (default: from $LANG)",
+    )
+    demo.set_defaults(command=_demo, content=None)
+
+    for name, help_text in (("run", "run the Telegram bot"),):
         later = commands.add_parser(name, help=f"{help_text} (not yet built)")
         later.add_argument("--config", type=Path, help="TOML config file")
         later.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
@@ -298,6 +315,42 @@ def _queue_close(args: argparse.Namespace) -> int:
     with _open_store(config) as store:
         print(closed_line(store.close_ticket(args.number, args.minutes, config.tariff)))
     return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    config = _config(args)
+    engine = _engine(args)
+    person = Person(DEMO_CUSTOMER_ID, args.name, "demo", args.lang or _locale_language())
+    with TicketStore.open(config.database) as store:
+        chat = ConsoleChat(
+            build_conversation(config, store, engine), person, print, ansi=sys.stdout.isatty()
+        )
+        print(
+            f"triagebot demo: {len(engine.content)} FAQ entries, tickets in {config.database}."
+            " Type a question; numbers press buttons; /quit ends.\n"
+        )
+        chat.say("/start")
+        chat.run(_lines())
+    return EXIT_OK
+
+
+def _locale_language() -> str | None:
+    """Return the language of the terminal's locale ($LANG such as de_DE.UTF-8), if any."""
+    code = os.environ.get("LANG", "")[:2]
+    return code if code.isalpha() and code.islower() else None
+
+
+def _lines() -> Iterator[str]:
+    echo = not sys.stdin.isatty()
+    while True:
+        try:
+            line = input("you> ")
+        except EOFError:
+            print()
+            return
+        if echo:
+            print(line)
+        yield line
 
 
 def _not_yet_built(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.content.model import Lang
 from bot.matching.decision import Thresholds
 from bot.tickets.sla import BusinessHours, FirstResponse
 from bot.triage.billing import Tariff
@@ -47,6 +48,7 @@ class Config:
     tariff: Tariff = DEFAULT_TARIFF
     business_hours: BusinessHours = field(default_factory=default_business_hours)
     first_response: FirstResponse = DEFAULT_FIRST_RESPONSE
+    staff_language: Lang = Lang.DE
     source: Path | None = None
 
 
@@ -55,6 +57,7 @@ class Config:
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "telegram": {"token": str, "base_url": str, "staff_chat_id": int, "mode": str},
     "content": {"path": str},
+    "staff": {"language": str},
     "storage": {"database": str},
     "billing": {"currency": str, "rate": str, "increment_minutes": int},
     "sla": {
@@ -105,8 +108,17 @@ def load_config(path: Path) -> Config:
         tariff=_tariff(raw.get("billing", {}), path),
         business_hours=_business_hours(sla, path),
         first_response=_first_response(sla, path),
+        staff_language=_staff_language(raw.get("staff", {}), path),
         source=path,
     )
+
+
+def _staff_language(staff: dict[str, Any], path: Path) -> Lang:
+    value = staff.get("language", Lang.DE.value)
+    try:
+        return Lang(value)
+    except ValueError:
+        raise ConfigError(f"{path}: [staff] language must be de or en, not {value!r}") from None
 
 
 def _relative_to(config_file: Path, value: Path) -> Path:

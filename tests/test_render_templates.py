@@ -86,6 +86,7 @@ SAMPLE: dict[str, Any] = {
     ],
     "tier": "extended",
     "title": HOSTILE,
+    "total": 95,
     "units": 3,
     "url": "https://help.example.com/x?a=1&b=2",
 }
@@ -108,11 +109,15 @@ def test_both_languages_have_the_same_templates() -> None:
     assert de == en
     required = {
         "greeting", "help", "answer", "suggest", "abstain", "didnt_help", "ask_tier",
-        "cost_notice", "consent_declined", "ask_description", "ask_customer_ref",
+        "cost_notice", "consent_declined", "ask_description",
         "ticket_created", "ticket_message_received", "tickets_list", "ticket_closed_customer",
         "cancel_done", "forget_done", "language_set", "not_private_chat",
         "unsupported_message", "button_expired", "ticket_card", "close_summary",
+        "rephrase", "choose_button", "ticket_open", "nothing_to_cancel", "consent_given",
+        "tier_lowered", "ticket_reopened_customer", "ticket_withdrawn", "consent_requested",
+        "consent_declined_staff", "time_logged", "staff_error", "customer_unreachable",
     }  # fmt: skip
+    assert "ask_customer_ref" not in de
     assert required <= set(de)
 
 
@@ -244,6 +249,34 @@ def test_closing_tells_billed_units_and_amount(lang: str) -> None:
     assert "75" not in standard
     summary = renderer.render("close_summary", tier="extended", **values, **money).text
     assert ("75,00 €" if lang == "de" else "€75.00") in summary
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [
+        ("de", "40 Minuten auf Ticket T-3 erfasst, insgesamt 95 Minuten."),
+        ("en", "40 minutes logged on ticket T-3, 95 minutes in total."),
+    ],
+)
+def test_time_logged_states_minutes_and_total(lang: str, expected: str) -> None:
+    """Logging time tells staff the minutes just logged and the ticket's total."""
+    text = RENDERERS[lang].render("time_logged", number="T-3", minutes=40, total=95).text
+    assert text == expected
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_staff_error_is_one_warning_line(lang: str) -> None:
+    """A store error reaches staff as one escaped line after a warning sign."""
+    error = "ticket 1001 is closed: reopen it to log time"
+    assert RENDERERS[lang].render("staff_error", text=error).text == f"⚠️ {error}"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_ask_description_mentions_optional_customer_ref(lang: str) -> None:
+    """With no separate step for it, the description prompt asks for number or domain."""
+    text = RENDERERS[lang].render("ask_description", tier="standard").text
+    assert ("Kundennummer" if lang == "de" else "customer number") in text
+    assert ("freiwillig" if lang == "de" else "optional") in text
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -1,5 +1,6 @@
 """Every text the bot sends: Jinja2 templates per language, Telegram HTML, safe splitting."""
 
+from bot.render.catalogue import Catalogue
 from bot.render.environment import (
     LANGUAGES,
     Command,
@@ -16,6 +17,7 @@ __all__ = [
     "ALLOWED_TAGS",
     "LANGUAGES",
     "TELEGRAM_LIMIT",
+    "Catalogue",
     "Command",
     "RenderError",
     "Rendered",

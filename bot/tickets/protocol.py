@@ -100,6 +100,10 @@ class ConversationStore(Protocol):
         """Return a customer's tickets that are not closed, oldest first."""
         ...
 
+    def tickets_of_customer(self, customer_id: int, limit: int = 10) -> list[Ticket]:
+        """Return a customer's latest tickets, open or closed, newest first."""
+        ...
+
     def tickets(self, status: TicketStatus | None = None) -> list[Ticket]:
         """Return all tickets, or those with one status, by number."""
         ...

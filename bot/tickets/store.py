@@ -316,6 +316,14 @@ class TicketStore(ConversationStore):
         )
         return [rows.ticket_from(row) for row in found]
 
+    def tickets_of_customer(self, customer_id: int, limit: int = 10) -> list[Ticket]:
+        """Return a customer's latest tickets, open or closed, newest first."""
+        found = self._all(
+            "SELECT * FROM tickets WHERE customer_id = ? ORDER BY number DESC LIMIT ?",
+            (customer_id, limit),
+        )
+        return [rows.ticket_from(row) for row in found]
+
     def tickets(self, status: TicketStatus | None = None) -> list[Ticket]:
         """Return all tickets, or those with one status, by number."""
         if status is None:

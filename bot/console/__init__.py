@@ -1,0 +1,1 @@
+"""Terminal adapter: the same conversation core, played in a terminal (`triagebot demo`)."""
