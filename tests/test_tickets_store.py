@@ -44,6 +44,8 @@ TABLES = {
     "consents",
     "questions",
     "time_entries",
+    "staff_threads",
+    "staff_messages",
 }
 
 
@@ -101,6 +103,22 @@ def test_new_database_is_migrated_to_the_latest_version(store: TicketStore) -> N
     """A new file gets every table and the latest schema version."""
     assert schema_version(store.connection) == MIGRATIONS[-1].version
     assert tables(store.connection) == TABLES
+
+
+def test_a_version_1_file_is_migrated_and_keeps_its_data(database: Path) -> None:
+    """A database from the first release gets the staff-thread tables and keeps customers."""
+    database.parent.mkdir()
+    connection = sqlite3.connect(database, isolation_level=None)
+    migrate(connection, MIGRATIONS[:1])
+    connection.execute(
+        "INSERT INTO customers (id, name, username, language, created_at)"
+        " VALUES (1, 'Alt', NULL, 'de', '2026-01-01T00:00:00.000000Z')"
+    )
+    connection.close()
+    with TicketStore.open(database) as store:
+        assert schema_version(store.connection) == MIGRATIONS[-1].version
+        assert tables(store.connection) == TABLES
+        assert store.customer(1) is not None
 
 
 def test_reopening_migrates_nothing_and_keeps_the_data(database: Path) -> None:

@@ -242,7 +242,33 @@ _VERSION_1 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_VERSION_1,)
+_VERSION_2 = Migration(
+    2,
+    "where each ticket lives on the staff side; customers the bot cannot reach",
+    (
+        """
+        CREATE TABLE staff_threads (
+            ticket_number   INTEGER PRIMARY KEY REFERENCES tickets (number),
+            chat_id         INTEGER NOT NULL,
+            thread_id       INTEGER,           -- the forum topic; NULL in a plain group
+            card_message_id INTEGER NOT NULL
+        ) STRICT
+        """,
+        "CREATE UNIQUE INDEX staff_threads_by_topic ON staff_threads (chat_id, thread_id)"
+        " WHERE thread_id IS NOT NULL",
+        """
+        CREATE TABLE staff_messages (
+            chat_id       INTEGER NOT NULL,
+            message_id    INTEGER NOT NULL,
+            ticket_number INTEGER NOT NULL REFERENCES tickets (number),
+            PRIMARY KEY (chat_id, message_id)
+        ) STRICT
+        """,
+        f"ALTER TABLE customers ADD COLUMN unreachable_at TEXT CHECK (unreachable_at {_UTC})",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_VERSION_1, _VERSION_2)
 
 
 def schema_version(connection: sqlite3.Connection) -> int:
