@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -11,7 +13,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.app import build_classifier, build_conversation, build_engine, load_usable_content
+from bot.app import (
+    build_classifier,
+    build_conversation,
+    build_engine,
+    build_telegram,
+    load_usable_content,
+)
 from bot.config import Config, ConfigError, load_config
 from bot.console.chat import ConsoleChat
 from bot.content.loader import ContentError, load_content
@@ -19,6 +27,7 @@ from bot.content.model import Lang
 from bot.matching.decision import Decision
 from bot.matching.engine import MatchingEngine
 from bot.matching.evaluation import CasesError, evaluate, read_cases
+from bot.telegram.runner import StartupError
 from bot.tickets.errors import StoreError
 from bot.tickets.listing import closed_line, ticket_line, ticket_report
 from bot.tickets.model import TicketStatus
@@ -92,11 +101,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(command=_demo, content=None)
 
-    for name, help_text in (("run", "run the Telegram bot"),):
-        later = commands.add_parser(name, help=f"{help_text} (not yet built)")
-        later.add_argument("--config", type=Path, help="TOML config file")
-        later.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
-        later.set_defaults(command=_not_yet_built, name=name)
+    run = commands.add_parser(
+        "run",
+        help="run the Telegram bot (polling or webhook, from [telegram] in the config)",
+        description="Run the bot on Telegram. The token comes from [telegram] token or the "
+        "env TRIAGEBOT_TELEGRAM_TOKEN; the staff group from [telegram] staff_chat_id. "
+        "Content with errors is refused; SIGINT or SIGTERM stops the bot cleanly.",
+    )
+    run.add_argument("--config", type=Path, required=True, help="TOML config file")
+    run.add_argument("--verbose", action="store_true", help="log every update and request")
+    run.set_defaults(command=_run)
     return parser
 
 
@@ -353,8 +367,21 @@ def _lines() -> Iterator[str]:
         yield line
 
 
-def _not_yet_built(args: argparse.Namespace) -> int:
-    print(f"triagebot {args.name}: not yet built", file=sys.stderr)
+def _run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    with TicketStore.open(config.database) as store:
+        runner = build_telegram(config, store)
+        try:
+            asyncio.run(runner.serve())
+        except StartupError as error:
+            print(f"triagebot: {error}", file=sys.stderr)
+            return EXIT_USAGE
     return EXIT_OK
 
 

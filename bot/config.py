@@ -39,6 +39,22 @@ def default_business_hours() -> BusinessHours:
 
 
 @dataclass(frozen=True, slots=True)
+class Telegram:
+    """How the bot talks to Telegram (config `[telegram]`); the token may come from the env."""
+
+    token: str = ""
+    base_url: str = ""
+    staff_chat_id: int = 0
+    mode: str = "polling"
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    webhook_url: str = ""
+    secret_token: str = ""
+    concurrent_updates: int = 8
+    flood_limits: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The settings the bot runs with; defaults match config.example.toml."""
 
@@ -49,15 +65,28 @@ class Config:
     business_hours: BusinessHours = field(default_factory=default_business_hours)
     first_response: FirstResponse = DEFAULT_FIRST_RESPONSE
     staff_language: Lang = Lang.DE
+    staff_admins: frozenset[int] = frozenset()
+    telegram: Telegram = field(default_factory=Telegram)
     source: Path | None = None
 
 
 # Every section and key the file may hold, with the Python type each value must have.
 # Sections of later features are accepted so one file serves every command.
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "telegram": {"token": str, "base_url": str, "staff_chat_id": int, "mode": str},
+    "telegram": {
+        "token": str,
+        "base_url": str,
+        "staff_chat_id": int,
+        "mode": str,
+        "listen": str,
+        "port": int,
+        "webhook_url": str,
+        "secret_token": str,
+        "concurrent_updates": int,
+        "flood_limits": bool,
+    },
     "content": {"path": str},
-    "staff": {"language": str},
+    "staff": {"language": str, "admins": list},
     "storage": {"database": str},
     "billing": {"currency": str, "rate": str, "increment_minutes": int},
     "sla": {
@@ -79,6 +108,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
 
 
 _KINDS: dict[type | tuple[type, ...], str] = {
+    bool: "true or false",
     str: "a string",
     int: "a whole number",
     (str, list): "a string or a list of strings",
@@ -109,6 +139,8 @@ def load_config(path: Path) -> Config:
         business_hours=_business_hours(sla, path),
         first_response=_first_response(sla, path),
         staff_language=_staff_language(raw.get("staff", {}), path),
+        staff_admins=_admins(raw.get("staff", {}), path),
+        telegram=_telegram(raw.get("telegram", {}), path),
         source=path,
     )
 
@@ -119,6 +151,37 @@ def _staff_language(staff: dict[str, Any], path: Path) -> Lang:
         return Lang(value)
     except ValueError:
         raise ConfigError(f"{path}: [staff] language must be de or en, not {value!r}") from None
+
+
+def _admins(staff: dict[str, Any], path: Path) -> frozenset[int]:
+    admins = staff.get("admins", [])
+    if not all(isinstance(item, int) and not isinstance(item, bool) for item in admins):
+        raise ConfigError(f"{path}: [staff] admins must list Telegram user ids (whole numbers)")
+    return frozenset(admins)
+
+
+_MODES = ("polling", "webhook")
+
+
+def _telegram(section: dict[str, Any], path: Path) -> Telegram:
+    telegram = Telegram(**section)
+    if telegram.mode not in _MODES:
+        raise ConfigError(
+            f"{path}: [telegram] mode must be polling or webhook, not {telegram.mode!r}"
+        )
+    if not 0 < telegram.port < 65536:
+        raise ConfigError(f"{path}: [telegram] port must be 1..65535, not {telegram.port}")
+    if not 1 <= telegram.concurrent_updates <= 256:
+        raise ConfigError(f"{path}: [telegram] concurrent_updates must be 1..256")
+    if telegram.mode == "webhook" and not telegram.webhook_url.startswith("https://"):
+        raise ConfigError(
+            f"{path}: [telegram] webhook_url must be the public https:// address in webhook mode"
+        )
+    if telegram.secret_token and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", telegram.secret_token):
+        raise ConfigError(
+            f"{path}: [telegram] secret_token may hold only A-Z, a-z, 0-9, _ and -, 1..256 long"
+        )
+    return telegram
 
 
 def _relative_to(config_file: Path, value: Path) -> Path:
@@ -139,7 +202,9 @@ def _check_schema(raw: dict[str, Any], path: Path) -> None:
             if expected is None:
                 known = ", ".join(keys)
                 raise ConfigError(f"{path}: unknown key [{section}] {key} (known: {known})")
-            if isinstance(value, bool) or not isinstance(value, expected):
+            if (isinstance(value, bool) and expected is not bool) or not isinstance(
+                value, expected
+            ):
                 kind = _KINDS.get(expected, "number")
                 raise ConfigError(f"{path}: [{section}] {key} must be {kind}")
 

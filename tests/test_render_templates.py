@@ -37,6 +37,7 @@ SAMPLE: dict[str, Any] = {
     "amount": Decimal("75.00"),
     "attachment": "photo",
     "category": HOSTILE,
+    "count": 3,
     "consent": {
         "decision": "agree",
         "at": dt.datetime(2026, 11, 30, 8, 1, tzinfo=dt.UTC),
@@ -56,6 +57,7 @@ SAMPLE: dict[str, Any] = {
     "minutes": 40,
     "name": HOSTILE,
     "number": HOSTILE,
+    "problems": [f"faq_content/a.md:3: unknown key {HOSTILE}", "faq_content/b.md:1: no id"],
     "offered": [{"title": HOSTILE, "url": "https://help.example.com/c"}],
     "rate": Decimal("25.00"),
     "request": f"{HOSTILE}\n\nSeit heute früh geht nichts mehr.",

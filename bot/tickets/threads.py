@@ -37,11 +37,12 @@ class StaffThreads:
 
     def remember(self, chat_id: int, message_id: int, ticket_number: int) -> None:
         """Record that a staff-chat message belongs to a ticket (replies to it go there)."""
-        self._store.connection.execute(
-            "INSERT OR IGNORE INTO staff_messages (chat_id, message_id, ticket_number)"
-            " VALUES (?, ?, ?)",
-            (chat_id, message_id, ticket_number),
-        )
+        with self._store.transaction():
+            self._store.connection.execute(
+                "INSERT OR IGNORE INTO staff_messages (chat_id, message_id, ticket_number)"
+                " VALUES (?, ?, ?)",
+                (chat_id, message_id, ticket_number),
+            )
 
     def of_ticket(self, number: int) -> StaffThread | None:
         """Return where a ticket's thread is, if it was posted."""

@@ -1,0 +1,1 @@
+"""Telegram adapter: python-telegram-bot translates updates into core calls and delivers."""

@@ -1,0 +1,178 @@
+"""Start and stop the Telegram bot: the Application, start-up checks, polling or webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import Bot, BotCommand, ChatMemberAdministrator, ChatMemberOwner
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+
+from bot.config import Telegram
+from bot.content.model import Lang
+from bot.render import Catalogue
+from bot.telegram.adapter import UPDATES
+from bot.telegram.delivery import Delivery
+
+LOG = logging.getLogger(__name__)
+RETRIES = 3
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message is one line saying what to fix."""
+
+
+def build_application(settings: Telegram, token: str) -> Application:  # type: ignore[type-arg]
+    """Build the PTB Application: HTML by default, flood limits with retries, concurrency."""
+    # PTB 22 warns on every 429 unless told to use timedelta for retry_after.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
+        .concurrent_updates(settings.concurrent_updates)
+    )
+    if settings.flood_limits:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=RETRIES))  # type: ignore[arg-type]
+    if settings.base_url:
+        builder = builder.base_url(settings.base_url).base_file_url(
+            settings.base_url.replace("/bot", "/file/bot", 1)
+        )
+    application = builder.build()
+    application.add_error_handler(_log_error)
+    return application
+
+
+async def _log_error(update: object, context: object) -> None:
+    error = getattr(context, "error", None)
+    LOG.error("while handling %r: %r", update, error, exc_info=error)
+
+
+class Runner:
+    """Run the bot: check the set-up, then poll or serve the webhook until stopped."""
+
+    def __init__(
+        self,
+        application: Application,  # type: ignore[type-arg]
+        delivery: Delivery,
+        texts: Catalogue,
+        settings: Telegram,
+        background: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        self.application = application
+        self._delivery = delivery
+        self._texts = texts
+        self._settings = settings
+        self._background = background
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Connect, check the staff chat, set the command menu, and start taking updates."""
+        app = self.application
+        where = self._settings.base_url or "https://api.telegram.org"
+        try:
+            await app.initialize()
+            self._delivery.forum = await check_staff_chat(app.bot, self._settings.staff_chat_id)
+            await set_commands(app.bot, self._texts)
+        except InvalidToken:
+            await self._abort()
+            raise StartupError(
+                "the Bot API refused the token: check [telegram] token or TRIAGEBOT_TELEGRAM_TOKEN"
+            ) from None
+        except StartupError:
+            await self._abort()
+            raise
+        except (NetworkError, TelegramError) as error:
+            await self._abort()
+            raise StartupError(f"cannot reach the Bot API at {where}: {error}") from None
+        await app.start()
+        updater = app.updater
+        if updater is None:  # pragma: no cover - ApplicationBuilder always makes one
+            raise StartupError("no updater")
+        if self._settings.mode == "webhook":
+            await updater.start_webhook(
+                listen=self._settings.listen,
+                port=self._settings.port,
+                url_path=urlsplit(self._settings.webhook_url).path.lstrip("/"),
+                webhook_url=self._settings.webhook_url,
+                secret_token=self._settings.secret_token or None,
+                allowed_updates=list(UPDATES),
+            )
+        else:
+            await updater.start_polling(allowed_updates=list(UPDATES))
+        await self._delivery.post_unposted()
+        if self._background is not None:
+            self._task = asyncio.create_task(self._background())
+
+    async def stop(self) -> None:
+        """Stop taking updates, finish what runs, and close the connections."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    async def serve(self) -> None:
+        """Run until SIGINT or SIGTERM."""
+        stopped = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stopped.set)
+        await self.start()
+        LOG.info("triagebot is running (%s); Ctrl-C stops it", self._settings.mode)
+        try:
+            await stopped.wait()
+        finally:
+            await self.stop()
+
+    async def _abort(self) -> None:
+        with contextlib.suppress(TelegramError, RuntimeError):
+            await self.application.shutdown()
+
+
+async def check_staff_chat(bot: Bot, chat_id: int) -> bool:
+    """Check that the staff chat is a group the bot can work in; return whether it has topics."""
+    name = f"[telegram] staff_chat_id {chat_id}"
+    try:
+        chat = await bot.get_chat(chat_id)
+        member = await bot.get_chat_member(chat_id, bot.id)
+    except (BadRequest, Forbidden) as error:
+        raise StartupError(f"{name}: {error} (add the bot to the staff group)") from None
+    if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+        raise StartupError(f"{name} is a {chat.type} chat, not a group")
+    is_admin = isinstance(member, ChatMemberAdministrator | ChatMemberOwner)
+    if chat.is_forum:
+        can_manage = isinstance(member, ChatMemberOwner) or (
+            isinstance(member, ChatMemberAdministrator) and bool(member.can_manage_topics)
+        )
+        if not can_manage:
+            raise StartupError(
+                f"{name}: the bot must be an admin of the forum with the right to manage topics"
+            )
+    elif not is_admin and not bot.can_read_all_group_messages:
+        raise StartupError(
+            f"{name}: the bot cannot see staff replies; make it an admin of the group"
+            " or turn privacy mode off (BotFather: /setprivacy)"
+        )
+    return bool(chat.is_forum)
+
+
+async def set_commands(bot: Bot, texts: Catalogue) -> None:
+    """Set the command menu: German for German clients, English for everyone else."""
+    for lang in Lang:
+        commands = [BotCommand(c.name, c.description) for c in texts.renderer(lang).commands()]
+        language_code = lang.value if lang is Lang.DE else None
+        await bot.set_my_commands(commands, language_code=language_code)
