@@ -50,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ContentError, CasesError, StoreError) as error:
         print(f"triagebot: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`triagebot queue show 1001 | head`): stop quietly; point
+        # stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from bot.config import Config, ConfigError, load_config
+from bot.config import _SCHEMA, Config, ConfigError, load_config
+from bot.content.model import Lang
 from bot.matching.decision import Thresholds
 from bot.tickets.sla import BusinessHours, FirstResponse
 from bot.triage.billing import Tariff
@@ -122,6 +124,58 @@ def test_example_config_documents_the_defaults() -> None:
     assert example.business_hours == defaults.business_hours
     assert example.first_response == defaults.first_response
     assert example.database == EXAMPLE.parent / defaults.database
+    assert example.telegram == defaults.telegram
+    assert example.staff_language == defaults.staff_language
+    assert example.staff_admins == defaults.staff_admins
+
+
+def test_every_key_is_in_the_example_config() -> None:
+    """Each key the loader accepts appears in config.example.toml, in its section."""
+    example = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    for section, keys in _SCHEMA.items():
+        assert set(example.get(section, {})) == set(keys), section
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[telegram]\nmode = "push"\n', ["[telegram] mode", "polling or webhook"]),
+        ("[telegram]\nport = 0\n", ["[telegram] port"]),
+        ("[telegram]\nconcurrent_updates = 0\n", ["[telegram] concurrent_updates"]),
+        ('[telegram]\nmode = "webhook"\n', ["[telegram] webhook_url", "https://"]),
+        ('[telegram]\nsecret_token = "a b"\n', ["[telegram] secret_token"]),
+        ('[telegram]\nflood_limits = "no"\n', ["[telegram] flood_limits", "true or false"]),
+        ('[staff]\nadmins = ["x"]\n', ["[staff] admins"]),
+        ('[staff]\nlanguage = "fr"\n', ["[staff] language", "de or en"]),
+    ],
+)
+def test_bad_telegram_and_staff_keys_name_the_key(
+    tmp_path: Path, text: str, words: list[str]
+) -> None:
+    """Wrong [telegram] and [staff] values stop with one line naming the key."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(tmp_path, text))
+    message = str(caught.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message
+
+
+def test_telegram_and_staff_keys_are_read(tmp_path: Path) -> None:
+    """The webhook settings and staff admins come through as typed values."""
+    config = load_config(
+        write_config(
+            tmp_path,
+            '[telegram]\nmode = "webhook"\nwebhook_url = "https://bot.example.com/tg"\n'
+            'secret_token = "abc_DEF-1"\nport = 8080\nflood_limits = false\n'
+            '[staff]\nadmins = [1, 2]\nlanguage = "en"\n',
+        )
+    )
+    assert config.telegram.mode == "webhook"
+    assert config.telegram.port == 8080
+    assert config.telegram.flood_limits is False
+    assert config.staff_admins == frozenset({1, 2})
+    assert config.staff_language is Lang.EN
 
 
 @pytest.mark.parametrize(
