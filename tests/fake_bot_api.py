@@ -608,6 +608,7 @@ class FakeBotApi:
         self._members: dict[int, set[int]] = {}
         self._admins: dict[int, set[int]] = {}
         self._blocked: set[int] = set()
+        self._bot_member: dict[int, JSONDict] = {}  # chat id -> status and rights
         self._next_message_id: dict[int, int] = {}
         self._messages: dict[tuple[int, int], JSONDict] = {}
         self._deleted: set[tuple[int, int]] = set()
@@ -692,6 +693,14 @@ class FakeBotApi:
     def unblock(self, chat_id: int) -> None:
         """Let sends to this chat succeed again."""
         self._blocked.discard(chat_id)
+
+    def set_bot_member(self, chat_id: int, status: str = "member", **rights: bool) -> None:
+        """Change what getChatMember says about the bot in a chat (default: a full admin).
+
+        ``set_bot_member(chat.id)`` makes it a plain member; ``set_bot_member(chat.id,
+        "administrator", can_manage_topics=False)`` an admin without that right.
+        """
+        self._bot_member[chat_id] = {"status": status, **rights}
 
     def add_topic(self, chat: FakeChat, name: str, icon_color: int = DEFAULT_TOPIC_COLOR) -> int:
         """Create a forum topic as an administrator would; return its message_thread_id."""
@@ -1566,40 +1575,42 @@ class FakeBotApi:
 
     def _member(self, chat: FakeChat, user_id: int) -> JSONDict:
         if user_id == self.bot.id:
-            return {
-                "status": "administrator",
-                "user": self.bot.to_dict(),
-                "can_be_edited": False,
-                "is_anonymous": False,
-                "can_manage_chat": True,
-                "can_delete_messages": True,
-                "can_manage_video_chats": True,
-                "can_restrict_members": True,
-                "can_promote_members": False,
-                "can_change_info": True,
-                "can_invite_users": True,
-                "can_post_stories": False,
-                "can_edit_stories": False,
-                "can_delete_stories": False,
-                "can_pin_messages": True,
-                "can_manage_topics": True,
-            }
+            changed = self._bot_member.get(chat.id, {})
+            if changed.get("status", "administrator") != "administrator":
+                return {"status": changed["status"], "user": self.bot.to_dict()}
+            return {**self._full_admin(self.bot.to_dict()), **changed}
         known = self._users.get(user_id)
         user = known.to_dict() if known else {"id": user_id, "is_bot": False, "first_name": "User"}
         if chat.type == "private":
             status = "member" if user_id == chat.id else "left"
         elif user_id in self._admins.get(chat.id, set()):
-            return {
-                **self._member(chat, self.bot.id),
-                "user": user,
-                "can_be_edited": True,
-                "can_manage_topics": True,
-            }
+            return {**self._full_admin(user), "can_be_edited": True}
         elif user_id in self._members.get(chat.id, set()):
             status = "member"
         else:
             status = "left"
         return {"status": status, "user": user}
+
+    @staticmethod
+    def _full_admin(user: JSONDict) -> JSONDict:
+        return {
+            "status": "administrator",
+            "user": user,
+            "can_be_edited": False,
+            "is_anonymous": False,
+            "can_manage_chat": True,
+            "can_delete_messages": True,
+            "can_manage_video_chats": True,
+            "can_restrict_members": True,
+            "can_promote_members": False,
+            "can_change_info": True,
+            "can_invite_users": True,
+            "can_post_stories": False,
+            "can_edit_stories": False,
+            "can_delete_stories": False,
+            "can_pin_messages": True,
+            "can_manage_topics": True,
+        }
 
     def api_getChatMember(self, p: Params) -> JSONDict:
         chat = self._chat(p.get("chat_id"))

@@ -141,6 +141,11 @@ class Runner:
     async def _abort(self) -> None:
         with contextlib.suppress(TelegramError, RuntimeError):
             await self.application.shutdown()
+        # After a failed initialize (a refused token, an unreachable API) the Application
+        # counts as not initialized and its shutdown skips the bot, whose HTTP connection
+        # would stay open; Bot.shutdown closes it (and does nothing when already closed).
+        with contextlib.suppress(TelegramError, RuntimeError):
+            await self.application.bot.shutdown()
 
 
 async def check_staff_chat(bot: Bot, chat_id: int) -> bool:

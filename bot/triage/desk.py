@@ -75,6 +75,7 @@ class Desk:
         """Close the ticket with its last minutes, bill it, and tell the customer."""
         policy = self._conversation.policy
         with self._store.transaction():
+            self._open(number)
             ticket = self._store.close_ticket(number, minutes, policy.tariff, agent_id=agent.id)
             bill = ticket.bill
             if bill is None:  # pragma: no cover - close_ticket always bills
