@@ -9,8 +9,9 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from bot.app import (
@@ -28,6 +29,8 @@ from bot.matching.decision import Decision
 from bot.matching.engine import MatchingEngine
 from bot.matching.evaluation import CasesError, evaluate, read_cases
 from bot.telegram.runner import StartupError
+from bot.tickets import billing_export
+from bot.tickets.billing_export import Month
 from bot.tickets.errors import StoreError
 from bot.tickets.listing import closed_line, ticket_line, ticket_report
 from bot.tickets.model import TicketStatus
@@ -89,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate_.set_defaults(command=_eval)
 
     _queue_parser(commands)
+    _billing_parser(commands)
 
     demo = commands.add_parser(
         "demo",
@@ -147,6 +151,48 @@ def _queue_parser(commands: Any) -> None:
     )
     close.add_argument("--config", **config_option)
     close.set_defaults(command=_queue_close)
+
+
+def _billing_parser(commands: Any) -> None:
+    billing = commands.add_parser("billing", help="export the billed extended tickets of a month")
+    billing.add_argument("--config", type=Path, help="TOML config file (default: built-in)")
+    actions = billing.add_subparsers(required=True, metavar="ACTION")
+    export = actions.add_parser(
+        "export",
+        help="one row per billed ticket (or per customer) closed in a month",
+        description="Export the extended tickets closed in a month (in the [sla] timezone) "
+        "with their exact bills, as CSV or as a table. Standard tickets are free: not listed.",
+    )
+    export.add_argument(
+        "--month",
+        type=_month,
+        required=True,
+        metavar="YYYY-MM",
+        help="the month the tickets were closed: YYYY-MM",
+    )
+    export.add_argument(
+        "--format", choices=("csv", "table"), default="csv", help="output format (default csv)"
+    )
+    export.add_argument(
+        "--by-customer", action="store_true", help="one row per customer and currency"
+    )
+    export.add_argument(
+        "--output", type=Path, metavar="FILE", help="write to this file (default: stdout)"
+    )
+    export.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="TOML config file (default: built-in)",
+    )
+    export.set_defaults(command=_billing_export)
+
+
+def _month(text: str) -> Month:
+    try:
+        return Month.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _minutes(text: str) -> int:
@@ -334,6 +380,40 @@ def _queue_close(args: argparse.Namespace) -> int:
     with _open_store(config) as store:
         print(closed_line(store.close_ticket(args.number, args.minutes, config.tariff)))
     return EXIT_OK
+
+
+def _billing_export(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with _open_store(config) as store:
+        tickets = billing_export.ticket_rows(store, args.month, _zone(config))
+    rows: Sequence[billing_export.ExportRow] = tickets
+    columns: Sequence[str] = billing_export.TICKET_COLUMNS
+    if args.by_customer:
+        rows = billing_export.customer_rows(tickets)
+        columns = billing_export.CUSTOMER_COLUMNS
+    try:
+        with _output(args.output) as stream:
+            if args.format == "csv":
+                billing_export.write_csv(stream, columns, rows)
+            else:
+                stream.write(billing_export.table(columns, rows, args.month) + "\n")
+    except OSError as error:
+        if isinstance(error, BrokenPipeError):
+            raise
+        where = args.output or "stdout"
+        print(f"triagebot: {where}: cannot write: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[TextIO]:
+    """Yield stdout, or the file at `path` opened for text with no newline translation."""
+    if path is None:
+        yield sys.stdout
+        return
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        yield stream
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -4,22 +4,32 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from bot.config import Config, ConfigError
 from bot.content.loader import ContentError, LoadResult, load_content
+from bot.delivery.dispatcher import Channel, Dispatcher
+from bot.delivery.sinks import SinkChannel
 from bot.matching.engine import MatchingEngine
 from bot.render import Catalogue
 from bot.telegram.adapter import TelegramAdapter
-from bot.telegram.delivery import Delivery
+from bot.telegram.budget import FloodBudget
+from bot.telegram.delivery import StaffRouter, TelegramChannel
+from bot.telegram.digest import Digest
 from bot.telegram.reload import ContentReloader
 from bot.telegram.runner import Runner, build_application
 from bot.telegram.staff import StaffDirectory
+from bot.tickets.outbox import Outbox
 from bot.tickets.protocol import ConversationStore
+from bot.tickets.sinks import MIN_SECRET_LENGTH, EmailSink, Sink, WebhookSink
 from bot.tickets.store import TicketStore
 from bot.tickets.threads import StaffThreads
 from bot.triage.classifier import Classifier
 from bot.triage.conversation import Conversation, Policy
+from bot.triage.decisions import Decision
+from bot.triage.events import CustomerEvent
+from bot.workers import Core, ProcessCore, ThreadCore
 
 
 def load_usable_content(config: Config, content_path: Path | None = None) -> LoadResult:
@@ -50,6 +60,7 @@ def build_conversation(
     store: ConversationStore,
     engine: MatchingEngine,
     texts: Catalogue | None = None,
+    outbox: Outbox | None = None,
 ) -> Conversation:
     """Build the conversation core on a store and an engine, with the config's terms."""
     policy = Policy(
@@ -59,7 +70,7 @@ def build_conversation(
         staff_lang=config.staff_language,
     )
     texts = texts or build_catalogue(config)
-    return Conversation(store, engine, build_classifier(engine), texts, policy)
+    return Conversation(store, engine, build_classifier(engine), texts, policy, outbox=outbox)
 
 
 TOKEN_VARIABLE = "TRIAGEBOT_TELEGRAM_TOKEN"
@@ -73,10 +84,46 @@ def load_strict_content(config: Config) -> LoadResult:
     return result
 
 
+SMTP_PASSWORD_VARIABLE = "TRIAGEBOT_SMTP_PASSWORD"
+WEBHOOK_SECRET_VARIABLE = "TRIAGEBOT_WEBHOOK_SECRET"
+
+
+def build_outbox(config: Config, store: TicketStore) -> Outbox:
+    """Build the outbox, copying staff-side deliveries to the configured sinks."""
+    present = {"email": config.email, "webhook": config.webhook}
+    return Outbox(store, sinks=[name for name, settings in present.items() if settings])
+
+
+def build_sinks(config: Config, environ: Mapping[str, str] = os.environ) -> list[tuple[str, Sink]]:
+    """Build the helpdesk sinks the config names; secrets may come from the environment."""
+    sinks: list[tuple[str, Sink]] = []
+    where = config.source or "the built-in config"
+    if config.email is not None:
+        password = environ.get(SMTP_PASSWORD_VARIABLE) or config.email.password
+        sinks.append(("email", EmailSink(replace(config.email, password=password))))
+    if config.webhook is not None:
+        secret = environ.get(WEBHOOK_SECRET_VARIABLE) or config.webhook.secret
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"{where}: [webhook] secret (or {WEBHOOK_SECRET_VARIABLE}) needs at least"
+                f" {MIN_SECRET_LENGTH} characters"
+            )
+        sinks.append(("webhook", WebhookSink(replace(config.webhook, secret=secret))))
+    return sinks
+
+
 def build_telegram(
-    config: Config, store: TicketStore, environ: Mapping[str, str] = os.environ
+    config: Config,
+    store: TicketStore,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    time_scale: float = 1.0,
 ) -> Runner:
-    """Build the Telegram bot: content, engine, conversation, adapter, reloader, runner."""
+    """Build the Telegram bot: content, engine, conversation, outbox, adapter, runner.
+
+    `time_scale` > 1 runs flood budgets and retry waits faster, against a test server
+    whose clock runs as fast.
+    """
     settings = config.telegram
     token = environ.get(TOKEN_VARIABLE, "") or settings.token
     where = config.source or "the built-in config"
@@ -86,16 +133,40 @@ def build_telegram(
         raise ConfigError(f"{where}: set [telegram] staff_chat_id to the staff group's id")
     engine = build_engine(config, load_strict_content(config))
     texts = build_catalogue(config)
-    conversation = build_conversation(config, store, engine, texts)
+    outbox = build_outbox(config, store)
+    conversation = build_conversation(config, store, engine, texts, outbox)
     application = build_application(settings, token)
     threads = StaffThreads(store)
-    delivery = Delivery(
-        application.bot, store, threads, conversation.staff_view, settings.staff_chat_id
+    budget = FloodBudget.telegram(
+        settings.staff_rate_per_minute, enabled=settings.flood_limits, time_scale=time_scale
     )
-    staff = StaffDirectory(application.bot, settings.staff_chat_id, config.staff_admins)
-    TelegramAdapter(conversation, delivery, threads, staff, settings.staff_chat_id).install(
-        application
+    telegram = TelegramChannel(
+        application.bot,
+        store=store,
+        threads=threads,
+        view=conversation.staff_view,
+        outbox=outbox,
+        budget=budget,
+        router=StaffRouter(settings.all_staff_chats, dict(settings.routing)),
     )
+    channels: dict[str, Channel] = {"telegram": telegram}
+    channels.update((name, SinkChannel(sink, store)) for name, sink in build_sinks(config, environ))
+    digest = Digest(outbox, telegram, texts, config.staff_language, settings.digest_after)
+    dispatcher = Dispatcher(outbox, channels, before_round=digest.fold, time_scale=time_scale)
+    staff = StaffDirectory(application.bot, settings.all_staff_chats, config.staff_admins)
+    core: Core = (
+        ProcessCore(config, start_worker, handle_in_worker)
+        if settings.workers
+        else ThreadCore(conversation)
+    )
+    TelegramAdapter(
+        conversation,
+        core,
+        dispatcher=dispatcher,
+        threads=threads,
+        staff=staff,
+        staff_chats=settings.all_staff_chats,
+    ).install(application)
 
     def rebuild(result: LoadResult) -> tuple[MatchingEngine, Classifier]:
         engine = build_engine(config, result)
@@ -105,8 +176,35 @@ def build_telegram(
         config.content_path,
         conversation,
         rebuild,
-        bot=application.bot,
+        core=core,
+        outbox=outbox,
+        dispatcher=dispatcher,
         staff_chat_id=settings.staff_chat_id,
         texts=texts,
     )
-    return Runner(application, delivery, texts, settings, reloader.watch)
+    return Runner(
+        application,
+        telegram,
+        texts,
+        settings,
+        core=core,
+        dispatcher=dispatcher,
+        background=[reloader.watch],
+    )
+
+
+_worker_conversation: list[Conversation] = []
+"""The conversation of a worker process (see bot.workers.ProcessCore), once started."""
+
+
+def start_worker(config: Config) -> None:
+    """Build a worker process's own store, engine and conversation from the config."""
+    store = TicketStore.open(config.database)
+    engine = build_engine(config, load_usable_content(config))
+    outbox = build_outbox(config, store)
+    _worker_conversation[:] = [build_conversation(config, store, engine, outbox=outbox)]
+
+
+def handle_in_worker(event: CustomerEvent) -> list[Decision]:
+    """Handle one customer event on the worker process's conversation."""
+    return _worker_conversation[0].handle(event)

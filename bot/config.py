@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.content.model import Lang
 from bot.matching.decision import Thresholds
-from bot.tickets.sla import BusinessHours, FirstResponse
+from bot.tickets.sinks import MIN_SECRET_LENGTH, EmailSettings, WebhookSettings, sender_domain
+from bot.tickets.sla import BusinessHours, FirstResponse, Reminders
 from bot.triage.billing import Tariff
 
 DEFAULT_DATABASE = Path("triagebot.sqlite3")
@@ -51,7 +53,18 @@ class Telegram:
     webhook_url: str = ""
     secret_token: str = ""
     concurrent_updates: int = 8
+    workers: int = 1
     flood_limits: bool = True
+    staff_chats: tuple[int, ...] = ()
+    staff_rate_per_minute: int = 20
+    digest_after: int = 5
+    routing: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def all_staff_chats(self) -> tuple[int, ...]:
+        """Return every staff group: staff_chat_id first, then staff_chats and routing targets."""
+        chats = [self.staff_chat_id, *self.staff_chats, *self.routing.values()]
+        return tuple(dict.fromkeys(chat for chat in chats if chat))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +80,10 @@ class Config:
     staff_language: Lang = Lang.DE
     staff_admins: frozenset[int] = frozenset()
     telegram: Telegram = field(default_factory=Telegram)
+    reminders: Reminders = field(default_factory=Reminders)
     source: Path | None = None
+    email: EmailSettings | None = None  # the e-mail sink; None when [email] is absent
+    webhook: WebhookSettings | None = None  # the webhook sink; None when [webhook] is absent
 
 
 # Every section and key the file may hold, with the Python type each value must have.
@@ -83,7 +99,11 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "webhook_url": str,
         "secret_token": str,
         "concurrent_updates": int,
+        "workers": int,
         "flood_limits": bool,
+        "staff_chats": list,
+        "staff_rate_per_minute": int,
+        "digest_after": int,
     },
     "content": {"path": str},
     "staff": {"language": str, "admins": list},
@@ -97,6 +117,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "holidays_subdivision": str,
         "first_response_minutes_standard": int,
         "first_response_minutes_extended": int,
+        "reminder_every_minutes": int,
+        "daily_overview": str,
     },
     "matching": {
         "answer_threshold": (float, int),
@@ -104,6 +126,18 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "margin": (float, int),
         "max_suggestions": int,
     },
+    "email": {
+        "host": str,
+        "port": int,
+        "sender": str,
+        "recipients": list,
+        "username": str,
+        "password": str,
+        "starttls": bool,
+        "tls": bool,
+        "cafile": str,
+    },
+    "webhook": {"url": str, "secret": str},
 }
 
 
@@ -140,8 +174,11 @@ def load_config(path: Path) -> Config:
         first_response=_first_response(sla, path),
         staff_language=_staff_language(raw.get("staff", {}), path),
         staff_admins=_admins(raw.get("staff", {}), path),
-        telegram=_telegram(raw.get("telegram", {}), path),
+        telegram=_telegram(raw.get("telegram", {}), raw.get("routing", {}), path),
+        reminders=_reminders(sla, path),
         source=path,
+        email=_email(raw["email"], path) if "email" in raw else None,
+        webhook=_webhook(raw["webhook"], path) if "webhook" in raw else None,
     )
 
 
@@ -163,8 +200,20 @@ def _admins(staff: dict[str, Any], path: Path) -> frozenset[int]:
 _MODES = ("polling", "webhook")
 
 
-def _telegram(section: dict[str, Any], path: Path) -> Telegram:
-    telegram = Telegram(**section)
+def _telegram(section: dict[str, Any], routing: dict[str, Any], path: Path) -> Telegram:
+    chats = section.get("staff_chats", [])
+    if not all(isinstance(chat, int) and not isinstance(chat, bool) for chat in chats):
+        raise ConfigError(f"{path}: [telegram] staff_chats must list group ids (whole numbers)")
+    for category, chat in routing.items():
+        if isinstance(chat, bool) or not isinstance(chat, int):
+            raise ConfigError(f"{path}: [routing] {category} must be a staff group id")
+    telegram = Telegram(**{**section, "staff_chats": tuple(chats)}, routing=dict(routing))
+    if telegram.workers not in (0, 1):
+        raise ConfigError(f"{path}: [telegram] workers must be 0 (in the bot's process) or 1")
+    if telegram.staff_rate_per_minute < 1:
+        raise ConfigError(f"{path}: [telegram] staff_rate_per_minute must be at least 1")
+    if telegram.digest_after < 1:
+        raise ConfigError(f"{path}: [telegram] digest_after must be at least 1")
     if telegram.mode not in _MODES:
         raise ConfigError(
             f"{path}: [telegram] mode must be polling or webhook, not {telegram.mode!r}"
@@ -191,6 +240,10 @@ def _relative_to(config_file: Path, value: Path) -> Path:
 
 def _check_schema(raw: dict[str, Any], path: Path) -> None:
     for section, values in raw.items():
+        if section == "routing":  # category names are the editors' own: checked when read
+            if not isinstance(values, dict):
+                raise ConfigError(f"{path}: [routing] must be a table of category = group id")
+            continue
         keys = _SCHEMA.get(section)
         if keys is None:
             known = ", ".join(f"[{name}]" for name in _SCHEMA)
@@ -336,6 +389,22 @@ def _hours(value: str, path: Path) -> tuple[time, time]:
     return opens, closes
 
 
+def _reminders(sla: dict[str, Any], path: Path) -> Reminders:
+    every = sla.get("reminder_every_minutes", Reminders().every_minutes)
+    if every < 1:
+        raise ConfigError(f"{path}: [sla] reminder_every_minutes must be at least 1")
+    overview = sla.get("daily_overview", Reminders().daily_overview.strftime("%H:%M"))
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", overview)
+    problem = f'{path}: [sla] daily_overview must be a time like "08:30", not {overview!r}'
+    if match is None:
+        raise ConfigError(problem)
+    try:
+        at = time(int(match.group(1)), int(match.group(2)))
+    except ValueError:
+        raise ConfigError(problem) from None
+    return Reminders(every_minutes=every, daily_overview=at)
+
+
 def _first_response(sla: dict[str, Any], path: Path) -> FirstResponse:
     minutes: dict[str, int] = {}
     for tier, default in (
@@ -348,3 +417,61 @@ def _first_response(sla: dict[str, Any], path: Path) -> FirstResponse:
             raise ConfigError(f"{path}: [sla] {key} must not be negative, got {value}")
         minutes[tier] = value
     return FirstResponse(standard_minutes=minutes["standard"], extended_minutes=minutes["extended"])
+
+
+def _email(section: dict[str, Any], path: Path) -> EmailSettings:
+    for key in ("host", "sender", "recipients"):
+        if not section.get(key):
+            raise ConfigError(f"{path}: [email] {key} is required when [email] is present")
+    sender = section["sender"]
+    try:
+        sender_domain(sender)
+    except ValueError:
+        raise ConfigError(
+            f'{path}: [email] sender must be an address like "triagebot@example.com",'
+            f" not {sender!r}"
+        ) from None
+    recipients = section["recipients"]
+    for recipient in recipients:
+        if not isinstance(recipient, str) or "@" not in recipient:
+            raise ConfigError(f"{path}: [email] recipients must list e-mail addresses")
+    tls = section.get("tls", False)
+    starttls = section.get("starttls", not tls)
+    if tls and starttls:
+        raise ConfigError(f"{path}: [email] tls and starttls exclude each other: set one")
+    port = section.get("port", 465 if tls else 587)
+    if not 0 < port < 65536:
+        raise ConfigError(f"{path}: [email] port must be 1..65535, not {port}")
+    if section.get("password") and not section.get("username"):
+        raise ConfigError(f"{path}: [email] password is set but username is not")
+    return EmailSettings(
+        host=section["host"],
+        port=port,
+        sender=sender,
+        recipients=tuple(recipients),
+        username=section.get("username", ""),
+        password=section.get("password", ""),
+        starttls=starttls,
+        tls=tls,
+        cafile=str(_relative_to(path, Path(section["cafile"]))) if section.get("cafile") else "",
+    )
+
+
+def _webhook(section: dict[str, Any], path: Path) -> WebhookSettings:
+    url = section.get("url", "")
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        valid = False
+    if not valid:
+        raise ConfigError(
+            f'{path}: [webhook] url must be an http(s) address like "https://example.com/hook"'
+        )
+    secret = section.get("secret", "")
+    # An empty secret may be given by the env TRIAGEBOT_WEBHOOK_SECRET instead.
+    if secret and len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"{path}: [webhook] secret must be at least {MIN_SECRET_LENGTH} characters long"
+        )
+    return WebhookSettings(url=url, secret=secret)

@@ -12,7 +12,7 @@ from bot.matching.engine import MatchingEngine
 from bot.render import Catalogue
 from bot.tickets.store import TicketStore
 from bot.triage.conversation import Conversation, Policy
-from bot.triage.decisions import Decision, Reply, StaffPost, TicketOpened
+from bot.triage.decisions import ButtonAnswer, Decision, Reply, StaffPost, TicketOpened
 from bot.triage.events import (
     Attachment,
     ButtonPressed,
@@ -66,7 +66,8 @@ class Customer:
 
     def send_file(self, kind: str = "photo", caption: str = "") -> list[Decision]:
         """Send a photo or document."""
-        return self._handle(CustomerFile(self.person, Attachment(kind, "file-1", caption, 77)))
+        file = Attachment(kind, "file-1", caption, 77, self.person.id)
+        return self._handle(CustomerFile(self.person, file))
 
     def send_other(self, kind: str = "sticker") -> list[Decision]:
         """Send something the bot cannot read."""
@@ -102,8 +103,8 @@ class Customer:
 
 
 def replies(decisions: list[Decision]) -> list[str]:
-    """Return the template names of the messages sent to the customer."""
-    return [d.message.template for d in decisions if isinstance(d, Reply)]
+    """Return the template names of the messages sent to the customer (or button answers)."""
+    return [d.message.template for d in decisions if isinstance(d, Reply | ButtonAnswer)]
 
 
 def reply_text(decisions: list[Decision]) -> str:

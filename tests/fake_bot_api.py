@@ -17,6 +17,9 @@ What it does, in the order a test meets it:
   for ``getUpdates`` long polling, or hands them back for posting to a webhook.
 * It fails on request: ``fail_next`` answers with an error (429 with retry_after, 403, 500 ...),
   ``drop_next`` closes the connection without an answer, ``delay_next`` answers late.
+* It enforces Telegram's flood limits when asked to (``FakeBotApi(flood_limits=FloodLimits(...))``
+  or ``set_flood_limits``): per private chat, per group and overall, on a clock that a
+  ``time_scale`` can speed up; calls beyond a limit get 429 with retry_after (``flood_refusals``).
 
 The wire format it accepts is the one PTB sends: application/x-www-form-urlencoded where every
 non-string value is JSON-encoded (``reply_markup='{...}'``, ``timeout='10.0'``), multipart for
@@ -33,11 +36,14 @@ import copy
 import inspect
 import itertools
 import json
+import math
 import os
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any, NoReturn, TypeVar
 
@@ -491,8 +497,9 @@ class RecordedCall:
     status: int = 200
     result: Any = None
     error: str | None = None
-    # "injected", "dropped" or "delayed" when a fault applied; "abandoned" when the client had
-    # gone before the answer (PTB cancels its parked getUpdates on stop; the next poll ends it)
+    # "injected", "dropped" or "delayed" when a fault applied; "flood" when the flood limiter
+    # refused the call (429); "abandoned" when the client had gone before the answer (PTB
+    # cancels its parked getUpdates on stop; the next poll ends it)
     fault: str | None = None
 
     @property
@@ -519,6 +526,176 @@ class _Fault:
         return self.predicate is None or bool(self.predicate(params))
 
 
+# --------------------------------------------------------------------------------------------
+# Flood limits
+# --------------------------------------------------------------------------------------------
+
+# Bot API methods that post or change something in a chat: these count against the flood limits
+# of their target chat_id and against the overall limit. Reads (getUpdates, getMe, getChat ...),
+# answerCallbackQuery, setMyCommands, sendChatAction and deleteMessage do not count.
+FLOOD_COUNTED_METHODS = frozenset(
+    name.lower()
+    for name in (
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendAudio",
+        "sendVideo",
+        "sendAnimation",
+        "sendVoice",
+        "sendVideoNote",
+        "sendSticker",
+        "sendMediaGroup",
+        "sendLocation",
+        "sendVenue",
+        "sendContact",
+        "sendPoll",
+        "sendDice",
+        "copyMessage",
+        "copyMessages",
+        "forwardMessage",
+        "forwardMessages",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageMedia",
+        "editMessageReplyMarkup",
+        "createForumTopic",
+        "editForumTopic",
+        "closeForumTopic",
+        "reopenForumTopic",
+        "deleteForumTopic",
+    )
+)
+
+
+@dataclass(frozen=True)
+class FloodLimits:
+    """Telegram's flood limits, on a clock that runs ``time_scale`` times faster than real time.
+
+    All rates and windows are in "Telegram seconds". With ``time_scale=60`` a Telegram minute
+    lasts one real second: a group takes 20 messages per real second, and a ``retry_after`` of 3
+    means 0.05 real seconds (``real_seconds(3)``). ``retry_after`` is always reported as Telegram
+    does, in whole Telegram seconds (an int >= 1); whoever honours it (the dispatcher) must be
+    given the same time scale.
+
+    * private chats: a token bucket of ``private_burst`` messages, refilled at
+      ``private_per_second`` (so a burst of 3, then about one a second);
+    * groups, supergroups and channels: ``group_per_minute`` messages in any sliding 60 s;
+    * all counted calls together: ``overall_per_second`` in any sliding 1 s.
+
+    A call counts when its method is in ``counted_methods`` (lower-case names) and it succeeds;
+    a call refused with 429, or failing otherwise (400, 403 ...), uses no budget.
+    """
+
+    private_per_second: float = 1.0
+    private_burst: int = 3
+    group_per_minute: int = 20
+    overall_per_second: int = 30
+    time_scale: float = 1.0
+    counted_methods: frozenset[str] = FLOOD_COUNTED_METHODS
+
+    def __post_init__(self) -> None:
+        if min(self.private_per_second, self.time_scale) <= 0:
+            raise ValueError("private_per_second and time_scale must be positive")
+        if min(self.private_burst, self.group_per_minute, self.overall_per_second) < 1:
+            raise ValueError("burst and per-window counts must be at least 1")
+
+    def real_seconds(self, telegram_seconds: float | timedelta) -> float:
+        """How many real seconds a span of Telegram seconds (e.g. a retry_after) lasts."""
+        if isinstance(telegram_seconds, timedelta):
+            telegram_seconds = telegram_seconds.total_seconds()
+        return telegram_seconds / self.time_scale
+
+    def counts(self, method: str) -> bool:
+        """Whether calls of this Bot API method count against the limits."""
+        return method.lower() in self.counted_methods
+
+
+class _SlidingWindow:
+    """At most `limit` events in any `window` seconds."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._times: deque[float] = deque()
+
+    def wait(self, now: float) -> float:
+        """Seconds until one more event fits (0.0 if it fits now)."""
+        while self._times and self._times[0] <= now - self.window:
+            self._times.popleft()
+        if len(self._times) < self.limit:
+            return 0.0
+        return self._times[-self.limit] + self.window - now
+
+    def take(self, now: float) -> None:
+        self._times.append(now)
+
+
+class _TokenBucket:
+    """Up to `burst` events at once, refilled at `rate` per second."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = float(burst)
+        self._updated = now
+
+    def wait(self, now: float) -> float:
+        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+
+    def take(self, now: float) -> None:
+        self.wait(now)
+        self._tokens -= 1
+
+
+class _FloodLimiter:
+    """The state behind FloodLimits: one bucket per private chat, one window per group."""
+
+    def __init__(self, limits: FloodLimits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._overall = _SlidingWindow(limits.overall_per_second, 1.0)
+        self._groups: dict[int, _SlidingWindow] = {}
+        self._privates: dict[int, _TokenBucket] = {}
+
+    def now(self) -> float:
+        """The limiter's clock, in Telegram seconds."""
+        return self._clock() * self.limits.time_scale
+
+    def _chat_limit(self, chat_id: int, private: bool, now: float) -> _SlidingWindow | _TokenBucket:
+        if private:
+            if chat_id not in self._privates:
+                limits = self.limits
+                bucket = _TokenBucket(limits.private_per_second, limits.private_burst, now)
+                self._privates[chat_id] = bucket
+            return self._privates[chat_id]
+        if chat_id not in self._groups:
+            self._groups[chat_id] = _SlidingWindow(self.limits.group_per_minute, 60.0)
+        return self._groups[chat_id]
+
+    def _applicable(
+        self, chat_id: Any, private: bool, now: float
+    ) -> list[_SlidingWindow | _TokenBucket]:
+        found: list[_SlidingWindow | _TokenBucket] = [self._overall]
+        if isinstance(chat_id, int):
+            found.append(self._chat_limit(chat_id, private, now))
+        return found
+
+    def retry_after(self, chat_id: Any, private: bool) -> int | None:
+        """None if a call to this chat fits now, else the retry_after to answer (whole s >= 1)."""
+        now = self.now()
+        wait = max(limit.wait(now) for limit in self._applicable(chat_id, private, now))
+        return max(1, math.ceil(wait)) if wait > 0 else None
+
+    def take(self, chat_id: Any, private: bool) -> None:
+        """Count a call that went through."""
+        now = self.now()
+        for limit in self._applicable(chat_id, private, now):
+            limit.take(now)
+
+
 class ApiError(Exception):
     """Raised by a method handler: becomes an ``{"ok": false}`` answer with this status."""
 
@@ -527,6 +704,13 @@ class ApiError(Exception):
         self.status = status
         self.description = description
         self.retry_after = retry_after
+
+
+class _FloodError(ApiError):
+    """A call over a flood limit: 429 "Too Many Requests" with retry_after."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(429, f"Too Many Requests: retry after {retry_after}", retry_after)
 
 
 class _Signal:
@@ -579,6 +763,7 @@ class FakeBotApi:
         *,
         bot_username: str = "triage_test_bot",
         bot_first_name: str = "Triage Bot",
+        flood_limits: FloodLimits | None = None,
     ) -> None:
         self.token = token
         bot_id = token.split(":", 1)[0]
@@ -594,6 +779,8 @@ class FakeBotApi:
         self._closing = False
         self._calls: list[RecordedCall] = []
         self._faults: list[_Fault] = []
+        self._flood: _FloodLimiter | None = None
+        self.set_flood_limits(flood_limits)
         self._changed = _Signal()
         # updates
         self._update_ids = itertools.count(1)
@@ -757,6 +944,46 @@ class FakeBotApi:
     ) -> None:
         """Answer the next `count` calls of `method` normally, but only after `seconds`."""
         self._faults.append(_Fault(method, 200, "delayed", None, count, predicate, delay=seconds))
+
+    # ---------------------------------------------------------------- flood limits
+
+    @property
+    def flood_limits(self) -> FloodLimits | None:
+        """The flood limits in force (None: unlimited, the default)."""
+        return self._flood.limits if self._flood is not None else None
+
+    def set_flood_limits(self, limits: FloodLimits | None) -> None:
+        """Enforce these flood limits from now on, with fresh budgets; None switches them off."""
+        self._flood = _FloodLimiter(limits) if limits is not None else None
+
+    def flood_refusals(self, chat_id: int | None = None) -> list[RecordedCall]:
+        """The calls the flood limiter answered with 429, or those aimed at one chat."""
+        return [
+            c
+            for c in self._calls
+            if c.fault == "flood" and (chat_id is None or c.params.get("chat_id") == chat_id)
+        ]
+
+    def _is_private(self, chat_id: Any) -> bool:
+        chat = self._chats.get(chat_id) if isinstance(chat_id, int) else None
+        if chat is not None:
+            return chat.type == "private"
+        return isinstance(chat_id, int) and chat_id > 0  # user ids are positive, groups not
+
+    def _flood_check(self, method: str, params: Params) -> None:
+        """Raise _FloodError (a 429 with retry_after) if this call is over a flood limit."""
+        if self._flood is None or not self._flood.limits.counts(method):
+            return
+        chat_id = params.get("chat_id")
+        retry_after = self._flood.retry_after(chat_id, self._is_private(chat_id))
+        if retry_after is not None:
+            raise _FloodError(retry_after)
+
+    def _flood_take(self, method: str, params: Params) -> None:
+        if self._flood is None or not self._flood.limits.counts(method):
+            return
+        chat_id = params.get("chat_id")
+        self._flood.take(chat_id, self._is_private(chat_id))
 
     def _take_fault(self, method: str, params: Params) -> _Fault | None:
         for fault in self._faults:
@@ -1165,6 +1392,9 @@ class FakeBotApi:
         if handler is None:
             return self._error(method, params, 400, "Bad Request: method not found")
         try:
+            # Counted (sending) handlers are synchronous: nothing runs between this check and
+            # _flood_take below, so concurrent calls cannot overdraw a budget.
+            self._flood_check(method, params)
             result = handler(params)
             if inspect.isawaitable(result):
                 result = await result
@@ -1175,8 +1405,9 @@ class FakeBotApi:
                 exc.status,
                 exc.description,
                 retry_after=exc.retry_after,
-                fault=self._fault_name(request, fault),
+                fault="flood" if isinstance(exc, _FloodError) else self._fault_name(request, fault),
             )
+        self._flood_take(method, params)
         self._record(method, params, result=result, fault=self._fault_name(request, fault))
         return web.json_response({"ok": True, "result": result})
 
@@ -1706,10 +1937,12 @@ def _photo_sizes(file_id: str) -> list[JSONDict]:
 
 
 __all__ = [
+    "FLOOD_COUNTED_METHODS",
     "ApiError",
     "FakeBotApi",
     "FakeChat",
     "FakeUser",
+    "FloodLimits",
     "RecordedCall",
     "UploadedFile",
     "parse_html",

@@ -68,20 +68,25 @@ class Running:
                     return
         raise AssertionError(f"no button {label!r} on {message.get('reply_markup')}")
 
-    async def thread_of(self, number: int) -> int:
-        """Wait until a ticket's forum topic is recorded and return it."""
+    async def thread_of(self, number: int) -> int | None:
+        """Wait until a ticket's card is recorded; return its topic (None in a plain group)."""
 
-        def recorded() -> int | None:
+        def recorded() -> tuple[int | None] | None:
             row = self.store.connection.execute(
-                "SELECT thread_id FROM staff_threads WHERE ticket_number = ?", (number,)
+                "SELECT thread_id FROM staff_threads WHERE ticket_number = ?"
+                " AND card_message_id <> 0",
+                (number,),
             ).fetchone()
-            return None if row is None else int(row[0])
+            return None if row is None else (row[0],)
 
-        return await self.api.wait_for(recorded)
+        return (await self.api.wait_for(recorded))[0]
 
 
 def config_for(api: FakeBotApi, tmp_path: Path, staff: FakeChat = STAFF, **telegram: Any) -> Config:
     """Return a config that points the bot at the fake server and a fresh database."""
+    # The core runs in a thread unless a test asks for the worker process (workers=1):
+    # spawning one costs a second per test.
+    telegram = {"workers": 0, **telegram}
     settings = replace(
         Telegram(), token=TOKEN, base_url=api.base_url, staff_chat_id=staff.id, **telegram
     )

@@ -12,6 +12,7 @@ import pytest
 from bot.config import _SCHEMA, Config, ConfigError, load_config
 from bot.content.model import Lang
 from bot.matching.decision import Thresholds
+from bot.tickets.sinks import EmailSettings, WebhookSettings
 from bot.tickets.sla import BusinessHours, FirstResponse
 from bot.triage.billing import Tariff
 
@@ -129,11 +130,48 @@ def test_example_config_documents_the_defaults() -> None:
     assert example.staff_admins == defaults.staff_admins
 
 
+# Sections config.example.toml ships commented out by design: a copied example must not
+# start mailing or posting to example.com. Their keys are checked in the commented block.
+OPTIONAL_SECTIONS = ("email", "webhook")
+
+
+def commented_section(name: str) -> str:
+    """Return the example's commented-out [name] section with the leading "# " removed."""
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    start = lines.index(f"# [{name}]")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("# "):
+            break
+        block.append(line[2:])
+    return "\n".join(block) + "\n"
+
+
 def test_every_key_is_in_the_example_config() -> None:
     """Each key the loader accepts appears in config.example.toml, in its section."""
     example = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    for section in OPTIONAL_SECTIONS:
+        assert section not in example, section
+        example |= tomllib.loads(commented_section(section))
     for section, keys in _SCHEMA.items():
         assert set(example.get(section, {})) == set(keys), section
+
+
+def test_example_config_has_the_sinks_off() -> None:
+    """The shipped example sends no mail and posts no webhook."""
+    config = load_config(EXAMPLE)
+    assert (config.email, config.webhook) == (None, None)
+    assert (Config().email, Config().webhook) == (None, None)
+
+
+def test_commented_sink_sections_load_once_uncommented(tmp_path: Path) -> None:
+    """Removing the "# " from the example's sink sections gives a valid config."""
+    text = commented_section("email") + commented_section("webhook")
+    config = load_config(write_config(tmp_path, text))
+    assert config.email == EmailSettings(
+        host="smtp.example.com", sender="triagebot@example.com", recipients=("support@example.com",)
+    )
+    assert config.webhook == WebhookSettings("https://helpdesk.example.com/hooks/triagebot", "")
 
 
 @pytest.mark.parametrize(
@@ -352,6 +390,73 @@ def test_wrong_storage_billing_or_sla_value_names_its_key(
     tmp_path: Path, text: str, words: list[str]
 ) -> None:
     """A bad database, billing or SLA value stops with one line naming file and key."""
+    message = config_error(write_config(tmp_path, text))
+    for word in words:
+        assert word in message
+
+
+def test_email_and_webhook_keys_are_read(tmp_path: Path) -> None:
+    """Every [email] and [webhook] key comes through; a relative cafile lies next to the file."""
+    text = (
+        '[email]\nhost = "mail.example.net"\nport = 2525\nsender = "Bot <bot@example.net>"\n'
+        'recipients = ["a@example.net", "b@example.net"]\nusername = "bot"\n'
+        'password = "pw"\nstarttls = false\ntls = false\ncafile = "ca.pem"\n'
+        '[webhook]\nurl = "http://127.0.0.1:9000/hook"\nsecret = "0123456789abcdef"\n'
+    )
+    config = load_config(write_config(tmp_path, text))
+    assert config.email == EmailSettings(
+        host="mail.example.net",
+        port=2525,
+        sender="Bot <bot@example.net>",
+        recipients=("a@example.net", "b@example.net"),
+        username="bot",
+        password="pw",
+        starttls=False,
+        tls=False,
+        cafile=str(tmp_path / "ca.pem"),
+    )
+    assert config.webhook == WebhookSettings("http://127.0.0.1:9000/hook", "0123456789abcdef")
+
+
+def test_implicit_tls_defaults_to_port_465_without_starttls(tmp_path: Path) -> None:
+    """tls = true alone means port 465 and no STARTTLS."""
+    text = '[email]\nhost = "h.example"\nsender = "a@b.example"\nrecipients = ["c@d.example"]\n'
+    email = load_config(write_config(tmp_path, text + "tls = true\n")).email
+    assert email is not None
+    assert (email.port, email.tls, email.starttls) == (465, True, False)
+
+
+_MAIL = '[email]\nhost = "h.example"\nsender = "a@b.example"\nrecipients = ["c@d.example"]\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('[email]\nsender = "a@b.example"\nrecipients = ["c@d.example"]\n', ["[email] host"]),
+        ('[email]\nhost = "h"\nrecipients = ["c@d.example"]\n', ["[email] sender"]),
+        ('[email]\nhost = "h"\nsender = "a@b.example"\nrecipients = []\n', ["recipients"]),
+        (_MAIL.replace('"a@b.example"', '"triagebot"'), ["[email] sender", "address"]),
+        (_MAIL.replace('["c@d.example"]', '["support"]'), ["[email] recipients"]),
+        (_MAIL.replace('["c@d.example"]', "[1]"), ["[email] recipients"]),
+        (_MAIL.replace('["c@d.example"]', '"c@d.example"'), ["[email] recipients"]),
+        (_MAIL + "tls = true\nstarttls = true\n", ["[email] tls and starttls"]),
+        (_MAIL + "port = 0\n", ["[email] port"]),
+        (_MAIL + 'port = "587"\n', ["[email] port", "whole number"]),
+        (_MAIL + 'starttls = "yes"\n', ["[email] starttls", "true or false"]),
+        (_MAIL + 'password = "pw"\n', ["[email] password", "username"]),
+        (_MAIL + 'smtp_host = "x"\n', ["[email] smtp_host"]),
+        ('[webhook]\nsecret = "0123456789abcdef"\n', ["[webhook] url"]),
+        ('[webhook]\nurl = "ftp://example.com/x"\n', ["[webhook] url", "http(s)"]),
+        ('[webhook]\nurl = "example.com/hook"\n', ["[webhook] url"]),
+        ('[webhook]\nurl = "https://[::1/hook"\n', ["[webhook] url"]),
+        ('[webhook]\nurl = "https://x.example"\nsecret = "short"\n', ["[webhook] secret", "16"]),
+        ('[webhook]\nurl = "https://x.example"\nsecret = 1234\n', ["[webhook] secret"]),
+    ],
+)
+def test_wrong_email_or_webhook_value_names_its_key(
+    tmp_path: Path, text: str, words: list[str]
+) -> None:
+    """A bad [email] or [webhook] value stops with one line naming file and key."""
     message = config_error(write_config(tmp_path, text))
     for word in words:
         assert word in message

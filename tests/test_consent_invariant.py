@@ -107,7 +107,7 @@ def test_random_conversations_never_open_extended_work_without_agreement(
         for kind, value in steps:
             agrees_before = _agrees(store)
             for decision in player.act(kind, value):
-                if isinstance(decision, TicketOpened) and decision.ticket.tier is Tier.EXTENDED:
+                if isinstance(decision, TicketOpened) and decision.tier is Tier.EXTENDED:
                     assert _agrees(store) > agrees_before
             check_invariant(store)
 

@@ -319,7 +319,12 @@ def test_files_go_to_the_open_ticket(anna: Customer, store: TicketStore) -> None
     assert post.attachment is not None
     assert post.attachment.file_id == "file-1"
     [message] = store.messages(number)
-    assert message.attachment == {"kind": "photo", "file_id": "file-1", "message_id": 77}
+    assert message.attachment == {
+        "kind": "photo",
+        "file_id": "file-1",
+        "message_id": 77,
+        "chat_id": anna.person.id,
+    }
     assert replies(anna.send_other("sticker")) == ["unsupported_message"]
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
-from fake_bot_api import FakeBotApi, FakeChat, FakeUser, UploadedFile
+from fake_bot_api import FakeBotApi, FakeChat, FakeUser, FloodLimits, UploadedFile
 from telegram import (
     Bot,
     BotCommand,
@@ -457,3 +457,145 @@ async def test_commands_copy_delete_and_json_bodies(api: FakeBotApi, bot: Bot) -
         result = (await response.json())["result"]
     assert result["text"] == "per JSON"
     assert api.calls("sendMessage")[-1].params["chat_id"] == ALICE.id
+
+
+# ----- flood limits
+
+
+def wait_of(exc: RetryAfter) -> float:
+    """The retry_after of a RetryAfter in (Telegram) seconds."""
+    value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+async def send_all(bot: Bot, sends: list[tuple[int, str]]) -> list[RetryAfter]:
+    """Send the texts one after the other; return the RetryAfter errors met."""
+    refused: list[RetryAfter] = []
+    for chat_id, text in sends:
+        try:
+            await bot.send_message(chat_id, text)
+        except RetryAfter as exc:
+            refused.append(exc)
+    return refused
+
+
+async def test_group_burst_gets_20_per_minute_then_429() -> None:
+    """At time_scale 60, 20 of 25 quick sends to a group pass, and after retry_after one passes."""
+    limits = FloodLimits(time_scale=60)
+    async with (
+        FakeBotApi(TOKEN, flood_limits=limits) as api,
+        Bot(TOKEN, base_url=api.base_url) as bot,
+    ):
+        api.add_chat(GROUP)
+        refused = await send_all(bot, [(GROUP.id, f"#{n}") for n in range(25)])
+        assert [m["text"] for m in api.sent_to(GROUP.id)] == [f"#{n}" for n in range(20)]
+        assert len(refused) == 5
+        assert all(1 <= wait_of(e) <= 60 for e in refused)
+        refusals = api.flood_refusals(GROUP.id)
+        assert [c.params["text"] for c in refusals] == [f"#{n}" for n in range(20, 25)]
+        assert {(c.status, c.fault) for c in refusals} == {(429, "flood")}
+        await asyncio.sleep(limits.real_seconds(refused[-1].retry_after))
+        await bot.send_message(GROUP.id, "wieder da")
+    assert api.sent_to(GROUP.id)[-1]["text"] == "wieder da"
+
+
+async def test_private_chat_burst_then_429_until_refilled() -> None:
+    """A private chat takes a burst of 3, then gets Telegram's 429 body, and refills at 1/s."""
+    limits = FloodLimits(time_scale=4)
+    async with (
+        FakeBotApi(TOKEN, flood_limits=limits) as api,
+        Bot(TOKEN, base_url=api.base_url) as bot,
+    ):
+        api.add_user(ALICE)
+        api.add_user(BOB)
+        assert (
+            await send_all(bot, [(ALICE.id, "eins"), (ALICE.id, "zwei"), (ALICE.id, "drei")]) == []
+        )
+        (refused,) = await send_all(bot, [(ALICE.id, "vier")])
+        assert refused.retry_after == timedelta(seconds=1)
+        body = {"chat_id": ALICE.id, "text": "roh"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{api.base_url}{TOKEN}/sendMessage", json=body) as response,
+        ):
+            assert response.status == 429
+            assert await response.json() == {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 1",
+                "parameters": {"retry_after": 1},
+            }
+        await bot.send_message(BOB.id, "andere Chats sind frei")
+        await asyncio.sleep(limits.real_seconds(refused.retry_after))
+        await bot.send_message(ALICE.id, "fünf")
+    assert [m["text"] for m in api.sent_to(ALICE.id)] == ["eins", "zwei", "drei", "fünf"]
+    assert len(api.flood_refusals(ALICE.id)) == 2
+    assert api.flood_refusals(BOB.id) == []
+
+
+async def test_overall_limit_of_30_per_second_across_private_chats() -> None:
+    """One message each to 35 private chats within a second: 30 pass, the other 5 get 429."""
+    async with (
+        FakeBotApi(TOKEN, flood_limits=FloodLimits()) as api,
+        Bot(TOKEN, base_url=api.base_url) as bot,
+    ):
+        users = [api.add_user(FakeUser(2000 + n, f"Kunde {n}")) for n in range(35)]
+        refused = await send_all(bot, [(user.id, "Hallo") for user in users])
+    assert [e.retry_after for e in refused] == [timedelta(seconds=1)] * 5
+    assert [c.params["chat_id"] for c in api.flood_refusals()] == [u.id for u in users[30:]]
+    assert all(api.sent_to(u.id) for u in users[:30])
+    assert not any(api.sent_to(u.id) for u in users[30:])
+
+
+async def test_topics_and_edits_count_but_failed_and_reading_calls_do_not() -> None:
+    """Topic calls and edits use a group's budget; errors and non-sending calls never do."""
+    limits = FloodLimits(private_burst=1, group_per_minute=3, overall_per_second=5)
+    async with (
+        FakeBotApi(TOKEN, flood_limits=limits) as api,
+        Bot(TOKEN, base_url=api.base_url) as bot,
+    ):
+        api.add_chat(FORUM, members=[ALICE.id])
+        api.add_user(ALICE)
+        topic = await bot.create_forum_topic(FORUM.id, "Ticket #1")
+        sent = await bot.send_message(FORUM.id, "Neu", message_thread_id=topic.message_thread_id)
+        with pytest.raises(BadRequest, match="Message is not modified"):
+            await bot.edit_message_text("Neu", FORUM.id, sent.message_id)
+        await bot.edit_message_text("Neu!", FORUM.id, sent.message_id)
+        with pytest.raises(RetryAfter):
+            await bot.close_forum_topic(FORUM.id, topic.message_thread_id)
+        assert api.topic(FORUM.id, topic.message_thread_id)["is_closed"] is False  # type: ignore[index]
+        for _ in range(10):
+            assert (await bot.get_me()).id == bot.id
+            assert (await bot.get_chat(FORUM.id)).is_forum
+            await bot.get_chat_member(FORUM.id, ALICE.id)
+            assert await bot.set_my_commands([BotCommand("start", "Beginnen")])
+            await bot.get_updates(timeout=0)
+            query = api.callback(ALICE, "yes", api.sent_to(FORUM.id)[0], deliver=False)
+            assert await bot.answer_callback_query(query["callback_query"]["id"])
+            assert await bot.send_chat_action(ALICE.id, "typing")
+    assert [c.method for c in api.flood_refusals()] == ["closeForumTopic"]
+
+
+async def test_limits_are_off_by_default_and_switchable(api: FakeBotApi, bot: Bot) -> None:
+    """Without flood limits nothing is refused; set_flood_limits switches them on and off."""
+    api.add_chat(GROUP)
+    assert api.flood_limits is None
+    assert await send_all(bot, [(GROUP.id, f"#{n}") for n in range(40)]) == []
+    api.set_flood_limits(FloodLimits(group_per_minute=1))
+    assert await send_all(bot, [(GROUP.id, "a"), (GROUP.id, "b")]) != []
+    api.set_flood_limits(None)
+    assert await send_all(bot, [(GROUP.id, f"#{n}") for n in range(5)]) == []
+    assert len(api.sent_to(GROUP.id)) == 46
+    assert len(api.flood_refusals()) == 1
+
+
+def test_flood_limits_time_scale() -> None:
+    """real_seconds converts Telegram seconds (a number or a timedelta) by the time scale."""
+    limits = FloodLimits(time_scale=60)
+    assert limits.real_seconds(3) == 0.05
+    assert limits.real_seconds(timedelta(seconds=30)) == 0.5
+    assert FloodLimits().real_seconds(2) == 2
+    assert limits.counts("SENDMESSAGE")
+    assert not limits.counts("getUpdates")
+    with pytest.raises(ValueError, match="must be positive"):
+        FloodLimits(time_scale=0)

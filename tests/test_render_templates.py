@@ -76,6 +76,7 @@ SAMPLE: dict[str, Any] = {
             "status": "open",
             "tier": "extended",
             "subject": HOSTILE,
+            "topic": HOSTILE,
             "opened": dt.datetime(2026, 11, 2, tzinfo=dt.UTC),
         },
         {
@@ -83,6 +84,7 @@ SAMPLE: dict[str, Any] = {
             "status": "closed",
             "tier": "standard",
             "subject": "Mailserver antwortet nicht",
+            "topic": "T-2 · standard · Anna",
             "opened": dt.datetime(2026, 11, 3, tzinfo=dt.UTC),
         },
     ],

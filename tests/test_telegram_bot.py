@@ -137,3 +137,13 @@ async def test_parallel_messages_of_one_customer_open_one_topic(bot: Running) ->
     await asyncio.sleep(0.2)
     assert len(bot.api.calls("createForumTopic")) == 1
     assert len(bot.store.tickets()) == 1
+
+
+async def test_the_worker_process_answers_in_order(api: FakeBotApi, tmp_path: Path) -> None:
+    """With workers = 1 the core runs in a child process; answers and tickets still work."""
+    async with running_bot(api, tmp_path, workers=1) as bot:
+        bot.api.user_text(ANNA, "Wie ändere ich mein Passwort im Kundencenter?")
+        await bot.reply_to(ANNA, "passwort-aendern")
+        bot.api.user_text(ANNA, MAIL_FAULT)
+        await bot.staff_post("Mailserver")
+        assert bot.store.ticket(1001).tier is Tier.STANDARD

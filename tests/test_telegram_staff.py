@@ -54,7 +54,8 @@ async def open_ticket(bot: Running) -> tuple[RecordedCall, int | None]:
     bot.api.user_text(ANNA, MAIL_FAULT)
     card = await bot.staff_post("Mailserver")
     await bot.reply_to(ANNA, "1001")
-    thread = card.params.get("message_thread_id")
+    thread = await bot.thread_of(1001)
+    assert thread == card.params.get("message_thread_id")
     return card, thread
 
 

@@ -46,6 +46,7 @@ TABLES = {
     "time_entries",
     "staff_threads",
     "staff_messages",
+    "outbox",
 }
 
 

@@ -50,16 +50,6 @@ def test_plain_groups_have_no_topic(store: TicketStore) -> None:
     assert threads.ticket_of_message(-300, 12) == number
 
 
-def test_tickets_without_a_thread_are_found(store: TicketStore) -> None:
-    """Open tickets never posted to staff (a crash in between) are listed for a retry."""
-    threads = StaffThreads(store)
-    first, second = ticket(store), ticket(store)
-    threads.link(StaffThread(first, -100, 1, 2))
-    assert threads.unposted() == [second]
-    store.close_ticket(second, 0, TARIFF)
-    assert threads.unposted() == []
-
-
 def test_unreachable_customers_are_marked_and_cleared(store: TicketStore) -> None:
     """A customer who blocked the bot is marked; writing again clears the mark."""
     threads = StaffThreads(store)

@@ -6,7 +6,15 @@ from collections.abc import Callable, Iterable
 
 from bot.console.plain import plain_text
 from bot.triage.conversation import Conversation
-from bot.triage.decisions import Button, Decision, Reply, StaffPost, TicketOpened, TopicStatus
+from bot.triage.decisions import (
+    Button,
+    ButtonAnswer,
+    Decision,
+    Reply,
+    StaffPost,
+    TicketOpened,
+    TopicStatus,
+)
 from bot.triage.events import (
     ButtonPressed,
     CustomerCommand,
@@ -66,14 +74,16 @@ class ConsoleChat:
                         for number, button in enumerate(self._buttons, 1):
                             self._write(f"  [{number}] {button.label}")
                     self._write("")
-                case TicketOpened(ticket=ticket):
+                case TicketOpened(ticket_number=number):
                     self._staff(
-                        f"ticket {ticket.number} reached the support queue"
-                        f" (see: triagebot queue show {ticket.number})"
+                        f"ticket {number} reached the support queue"
+                        f" (see: triagebot queue show {number})"
                     )
                 case StaffPost(ticket_number=number, message=message):
                     first_line = plain_text(message.text).strip().splitlines()[0]
                     self._staff(f"ticket {number}: {first_line}")
+                case ButtonAnswer(message=message):
+                    self._write(plain_text(message.text, ansi=self._ansi) + "\n")
                 case TopicStatus():
                     pass
 

@@ -69,6 +69,9 @@ def split_message(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """
     if limit < 2:
         raise ValueError("limit must allow at least one character of two UTF-16 units")
+    # The visible text is never longer than the markup: most messages fit untouched.
+    if len(html.encode("utf-16-le")) // 2 <= limit:
+        return [html]
     tokens = _tokens(html)
     if sum(token.width for token in tokens if isinstance(token, _Char)) <= limit:
         return [html]

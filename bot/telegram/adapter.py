@@ -11,17 +11,18 @@ from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.content.model import Lang, Tier
-from bot.telegram.delivery import Delivery
+from bot.delivery.dispatcher import Dispatcher
 from bot.telegram.staff import StaffDirectory
 from bot.telegram.translate import attachment, command, customer_event, person
 from bot.tickets.errors import StoreError
 from bot.tickets.threads import StaffThreads
 from bot.triage.conversation import CUSTOMER_BUTTON, Conversation
-from bot.triage.decisions import Decision, Reply
+from bot.triage.decisions import ButtonAnswer, Decision
 from bot.triage.desk import Agent, Desk
 from bot.triage.events import ButtonPressed, CustomerEvent
 from bot.triage.intents import language_of_client
 from bot.triage.staff_view import STAFF_BUTTON
+from bot.workers import Core
 
 Context = ContextTypes.DEFAULT_TYPE
 UPDATES = ("message", "callback_query")
@@ -38,22 +39,25 @@ class TelegramAdapter:
     def __init__(
         self,
         conversation: Conversation,
-        delivery: Delivery,
+        core: Core,
+        *,
+        dispatcher: Dispatcher,
         threads: StaffThreads,
         staff: StaffDirectory,
-        staff_chat_id: int,
+        staff_chats: tuple[int, ...],
     ) -> None:
         self._conversation = conversation
+        self._core = core
         self._desk = Desk(conversation)
-        self._delivery = delivery
+        self._dispatcher = dispatcher
         self._threads = threads
         self._staff = staff
-        self._staff_chat_id = staff_chat_id
+        self._staff_chats = staff_chats
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def install(self, application: Application) -> None:  # type: ignore[type-arg]
         """Register the handlers: private chats, the staff chat, other groups, buttons."""
-        staff_chat = filters.Chat(chat_id=self._staff_chat_id)
+        staff_chat = filters.Chat(chat_id=list(self._staff_chats))
         message = filters.UpdateType.MESSAGE
         application.add_handler(MessageHandler(message & filters.ChatType.PRIVATE, self.private))
         application.add_handler(MessageHandler(message & staff_chat, self.staff_message))
@@ -77,15 +81,18 @@ class TelegramAdapter:
     async def _customer(self, event: CustomerEvent) -> list[Decision]:
         customer_id = event.person.id
         async with self._lock(customer_id):
-            decisions = await asyncio.to_thread(self._handle, event)
-            await self._delivery.deliver(decisions)
+            decisions = await self._handle(event)
+        self._dispatcher.wake()
         return decisions
 
-    def _handle(self, event: CustomerEvent) -> list[Decision]:
-        decisions = self._conversation.handle(event)
-        if self._threads.is_unreachable(event.person.id):
-            self._threads.mark_unreachable(event.person.id, unreachable=False)
+    async def _handle(self, event: CustomerEvent) -> list[Decision]:
+        decisions = await self._core.handle(event)
+        await asyncio.to_thread(self._reachable, event.person.id)
         return decisions
+
+    def _reachable(self, customer_id: int) -> None:
+        if self._threads.is_unreachable(customer_id):
+            self._threads.mark_unreachable(customer_id, unreachable=False)
 
     async def button(self, update: Update, context: Context) -> None:
         """Handle a button press: the customer's in private chats, staff's on ticket cards."""
@@ -102,13 +109,10 @@ class TelegramAdapter:
             return
         event = ButtonPressed(person(query.from_user), data)
         async with self._lock(query.from_user.id):
-            decisions = await asyncio.to_thread(self._handle, event)
-            expired = [d for d in decisions if isinstance(d, Reply)]
-            if len(expired) == 1 and expired[0].message.template == "button_expired":
-                await query.answer(expired[0].message.text)
-                return
-            await query.answer()
-            await self._delivery.deliver(decisions)
+            decisions = await self._handle(event)
+            answers = [d for d in decisions if isinstance(d, ButtonAnswer)]
+            await query.answer(answers[0].message.text if answers else None)
+        self._dispatcher.wake()
 
     # Staff
 
@@ -151,12 +155,11 @@ class TelegramAdapter:
             return
         async with self._lock(customer_id):
             try:
-                decisions = await asyncio.to_thread(act)
+                await asyncio.to_thread(act)
             except (StoreError, UsageError) as error:
-                view = self._conversation.staff_view
                 template = "staff_usage" if isinstance(error, UsageError) else "staff_error"
-                decisions = [view.post(number, template, text=str(error))]
-            await self._delivery.deliver(decisions)
+                await asyncio.to_thread(self._desk.post, number, template, text=str(error))
+        self._dispatcher.wake()
 
     def _staff_action(self, number: int, agent: Agent, message: Message) -> list[Decision]:
         found = command(message)

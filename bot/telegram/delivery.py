@@ -1,16 +1,25 @@
-"""Deliver the core's decisions over the Bot API: to customers and into ticket threads."""
+"""Deliver outbox items over the Bot API: to customers, and into ticket threads.
+
+Every step of an item (topic created, card sent, part n sent, file copied) is recorded as
+progress before the next, so a retry after a failure or a crash repeats nothing that
+Telegram confirmed.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from telegram import Bot, Message, ReplyParameters
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.render import split_message
+from bot.delivery.dispatcher import DeliveryError, SaveProgress
+from bot.render import TELEGRAM_LIMIT, split_message, visible_text
+from bot.telegram.budget import FloodBudget
 from bot.telegram.translate import keyboard
+from bot.tickets.outbox import Outbox, OutboxItem
 from bot.tickets.protocol import ConversationStore
 from bot.tickets.threads import StaffThread, StaffThreads
 from bot.triage.decisions import (
@@ -20,157 +29,292 @@ from bot.triage.decisions import (
     StaffPost,
     TicketOpened,
     TopicStatus,
+    from_json,
 )
 from bot.triage.events import Attachment
 from bot.triage.staff_view import StaffView
 
 LOG = logging.getLogger(__name__)
 TOPIC_NAME_LIMIT = 128
+UNPARSABLE = "can't parse entities"
 
 
-class Delivery:
-    """Send decisions in order; remember where each ticket lives in the staff chat."""
+class StaffRouter:
+    """Choose the staff group of a new ticket: by category, else round robin by number."""
+
+    def __init__(self, chats: Sequence[int], routing: dict[str, int]) -> None:
+        self._chats = tuple(chats)
+        self._routing = {key.casefold(): chat for key, chat in routing.items()}
+
+    def chat_for(self, number: int, category: str) -> int:
+        """Return the staff group a new ticket goes to."""
+        routed = self._routing.get(category.casefold())
+        return routed if routed is not None else self._chats[number % len(self._chats)]
+
+
+class TelegramChannel:
+    """Deliver telegram outbox items; one item's calls run in order with recorded progress."""
 
     def __init__(
         self,
         bot: Bot,
+        *,
         store: ConversationStore,
         threads: StaffThreads,
         view: StaffView,
-        staff_chat_id: int,
+        outbox: Outbox,
+        budget: FloodBudget,
+        router: StaffRouter,
     ) -> None:
         self._bot = bot
         self._store = store
         self._threads = threads
         self._view = view
-        self._staff_chat_id = staff_chat_id
-        self.forum = False
+        self._outbox = outbox
+        self._budget = budget
+        self._router = router
+        self.forums: dict[int, bool] = {}
 
-    async def deliver(self, decisions: Sequence[Decision]) -> None:
-        """Deliver every decision, one after the other."""
-        for decision in decisions:
-            match decision:
-                case Reply():
-                    await self._reply(decision)
-                case TicketOpened():
-                    await self._open_thread(decision)
-                case StaffPost():
-                    await self._post(decision)
-                case TopicStatus():
-                    await self._topic_status(decision)
+    def lane(self, item: OutboxItem) -> str:
+        """Return the chat an item posts to: one item at a time runs per chat."""
+        payload = item.payload
+        if payload["kind"] == "reply":
+            return f"chat:{payload['customer_id']}"
+        if payload["kind"] == "notice":
+            return f"chat:{payload['chat_id']}"
+        number = int(payload["ticket_number"])
+        thread = self._threads.of_ticket(number)
+        if thread is not None:
+            return f"chat:{thread.chat_id}"
+        return f"chat:{self._router.chat_for(number, str(payload.get('category', '')))}"
 
-    async def post_unposted(self) -> None:
-        """Post open tickets that never reached the staff chat (a crash came in between)."""
-        for number in await asyncio.to_thread(self._threads.unposted):
-            ticket = await asyncio.to_thread(self._store.ticket, number)
-            opened = await asyncio.to_thread(self._view.ticket_opened, ticket)
-            await self._open_thread(opened)
+    async def deliver(self, item: OutboxItem, save: SaveProgress) -> None:
+        """Deliver one item; raise DeliveryError when it failed."""
+        progress = dict(item.progress)
 
-    # To the customer
+        async def step(key: str, call: Callable[[], Awaitable[int | None]]) -> None:
+            if key in progress:
+                return
+            progress[key] = await call()
+            await save(progress)
 
-    async def _reply(self, reply: Reply) -> None:
-        chat_id = reply.customer_id
         try:
-            parts = split_message(reply.message.text)
-            for index, part in enumerate(parts):
-                last = index == len(parts) - 1
-                await self._bot.send_message(
-                    chat_id, part, reply_markup=keyboard(reply.buttons) if last else None
+            if item.payload["kind"] == "notice":
+                await step("sent", lambda: self._notice(item.payload))
+            else:
+                await self._deliver(from_json(item.payload), progress, step)
+        except RetryAfter as error:
+            raise DeliveryError(str(error), retry=True, after=_seconds(error.retry_after)) from None
+        except Forbidden as error:
+            await self._forbidden(item)
+            raise DeliveryError(str(error), retry=False) from None
+        except BadRequest as error:
+            if UNPARSABLE in str(error).lower() and not progress.get("plain"):
+                progress["plain"] = True
+                await save(progress)
+                raise DeliveryError(str(error), retry=True, after=0.0) from None
+            raise DeliveryError(str(error), retry=False) from None
+        except (NetworkError, TelegramError) as error:
+            raise DeliveryError(str(error), retry=True) from None
+
+    async def _deliver(
+        self,
+        decision: Decision,
+        progress: dict[str, Any],
+        step: Callable[[str, Callable[[], Awaitable[int | None]]], Awaitable[None]],
+    ) -> None:
+        plain = bool(progress.get("plain"))
+        match decision:
+            case Reply():
+                chat = decision.customer_id
+                parts = _parts(decision.message.text, plain)
+                for index, part in enumerate(parts):
+                    markup = decision.buttons if index == len(parts) - 1 else ()
+                    await step(f"part{index}", self._sender(chat, part, markup, plain))
+                if decision.attachment is not None:
+                    await step("file", self._copier(chat, decision.attachment, None))
+            case TicketOpened():
+                await self._open_thread(decision, progress, step, plain)
+            case StaffPost():
+                thread = await self._thread(decision.ticket_number)
+                reply_to = None if thread.thread_id is not None else thread.card_message_id
+                for index, part in enumerate(_parts(decision.message.text, plain)):
+                    send = self._staff_sender(
+                        thread,
+                        text=part,
+                        reply_to=reply_to,
+                        buttons=(),
+                        number=decision.ticket_number,
+                        plain=plain,
+                    )
+                    await step(f"part{index}", send)
+                if decision.attachment is not None:
+                    await step("file", self._copier(thread.chat_id, decision.attachment, thread))
+            case TopicStatus():
+                await step("done", lambda: self._topic_status(decision))
+
+    # Tickets on the staff side
+
+    async def _open_thread(
+        self,
+        opened: TicketOpened,
+        progress: dict[str, Any],
+        step: Callable[[str, Callable[[], Awaitable[int | None]]], Awaitable[None]],
+        plain: bool,
+    ) -> None:
+        number = opened.ticket_number
+        chat_id = self._router.chat_for(number, opened.category)
+        if self.forums.get(chat_id, False):
+
+            async def create() -> int:
+                await self._budget.acquire(chat_id)
+                topic = await self._bot.create_forum_topic(chat_id, opened.topic[:TOPIC_NAME_LIMIT])
+                # Known at once, so an agent writing in the topic before the card lands is
+                # not lost; the card's id follows.
+                await asyncio.to_thread(
+                    self._threads.link, StaffThread(number, chat_id, topic.message_thread_id, 0)
                 )
-            if reply.attachment is not None:
-                await self._copy(chat_id, self._staff_chat_id, reply.attachment, None)
-        except Forbidden:
-            await self._unreachable(chat_id)
+                return topic.message_thread_id
 
-    async def _unreachable(self, customer_id: int) -> None:
-        await asyncio.to_thread(self._threads.mark_unreachable, customer_id, True)
-        for ticket in await asyncio.to_thread(self._store.open_tickets, customer_id):
-            post = await asyncio.to_thread(self._view.post, ticket.number, "customer_unreachable")
-            await self._post(post)
+            await step("topic", create)
+        thread_id = progress.get("topic")
 
-    # Into the staff chat
-
-    async def _open_thread(self, opened: TicketOpened) -> None:
-        number = opened.ticket.number
-        thread_id = None
-        if self.forum:
-            topic = await self._bot.create_forum_topic(
-                self._staff_chat_id, opened.topic[:TOPIC_NAME_LIMIT]
+        async def card() -> int:
+            await self._budget.acquire(chat_id)
+            sent = await self._bot.send_message(
+                chat_id,
+                _plain(opened.card.text) if plain else opened.card.text,
+                message_thread_id=thread_id,
+                reply_markup=keyboard(opened.buttons),
+                parse_mode=None if plain else "HTML",
             )
-            thread_id = topic.message_thread_id
-        card = await self._send_staff(opened.card.text, thread_id, None, opened.buttons)
-        await asyncio.to_thread(
-            self._threads.link, StaffThread(number, self._staff_chat_id, thread_id, card.message_id)
-        )
-
-    async def _post(self, post: StaffPost) -> None:
-        thread = await self._thread(post.ticket_number)
-        reply_to = None if thread.thread_id is not None else thread.card_message_id
-        sent = await self._send_staff(post.message.text, thread.thread_id, reply_to, ())
-        await self._remember(sent.message_id, post.ticket_number)
-        if post.attachment is not None:
-            ticket = await asyncio.to_thread(self._store.ticket, post.ticket_number)
-            copied = await self._copy(
-                self._staff_chat_id, ticket.customer_id, post.attachment, thread
+            await asyncio.to_thread(
+                self._threads.link, StaffThread(number, chat_id, thread_id, sent.message_id)
             )
-            await self._remember(copied, post.ticket_number)
+            return sent.message_id
+
+        await step("card", card)
+
+    async def _thread(self, number: int) -> StaffThread:
+        thread = await asyncio.to_thread(self._threads.of_ticket, number)
+        if thread is None:
+            # The ticket's card is an earlier item of the same destination: it comes first.
+            raise DeliveryError(f"ticket {number} has no staff thread yet", retry=True)
+        return thread
 
     async def _topic_status(self, status: TopicStatus) -> None:
         thread = await asyncio.to_thread(self._threads.of_ticket, status.ticket_number)
         if thread is None or thread.thread_id is None:
             return
         change = self._bot.close_forum_topic if status.closed else self._bot.reopen_forum_topic
+        await self._budget.acquire(thread.chat_id)
         try:
             await change(thread.chat_id, thread.thread_id)
         except BadRequest as error:
             # Closing a closed topic (or reopening an open one) is no error for us.
             LOG.info("topic of ticket %s unchanged: %s", status.ticket_number, error)
 
-    async def _thread(self, number: int) -> StaffThread:
-        thread = await asyncio.to_thread(self._threads.of_ticket, number)
-        if thread is None:
-            ticket = await asyncio.to_thread(self._store.ticket, number)
-            await self._open_thread(await asyncio.to_thread(self._view.ticket_opened, ticket))
-            thread = await asyncio.to_thread(self._threads.of_ticket, number)
-        if thread is None:  # pragma: no cover - _open_thread links it or raises
-            raise RuntimeError(f"ticket {number} has no staff thread")
-        return thread
+    async def _notice(self, payload: dict[str, Any]) -> int:
+        chat_id = int(payload["chat_id"])
+        await self._budget.acquire(chat_id)
+        sent = await self._bot.send_message(chat_id, payload["text"])
+        return sent.message_id
 
-    async def _send_staff(
-        self, text: str, thread_id: int | None, reply_to: int | None, buttons: Keyboard
-    ) -> Message:
-        parts = split_message(text)
-        sent: Message | None = None
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
+    # Calls
+
+    def _sender(
+        self, chat_id: int, text: str, buttons: Keyboard, plain: bool
+    ) -> Callable[[], Awaitable[int]]:
+        async def send() -> int:
+            await self._budget.acquire(chat_id)
             sent = await self._bot.send_message(
-                self._staff_chat_id,
-                part,
-                message_thread_id=thread_id,
-                reply_parameters=None if reply_to is None else ReplyParameters(reply_to),
-                reply_markup=keyboard(buttons) if last else None,
+                chat_id, text, reply_markup=keyboard(buttons), parse_mode=None if plain else "HTML"
             )
-            if index == 0 and sent is not None and reply_to is None and thread_id is None:
-                reply_to = sent.message_id
-        if sent is None:  # pragma: no cover - split_message never returns nothing
-            raise RuntimeError("nothing to send")
-        return sent
+            return sent.message_id
 
-    async def _copy(
-        self, chat_id: int, from_chat_id: int, file: Attachment, thread: StaffThread | None
-    ) -> int:
-        if file.message_id is None:  # pragma: no cover - files always come from a message
-            raise ValueError("cannot copy a file without its message")
-        copied = await self._bot.copy_message(
-            chat_id,
-            from_chat_id,
-            file.message_id,
-            message_thread_id=None if thread is None else thread.thread_id,
-            reply_parameters=None
-            if thread is None or thread.thread_id is not None
-            else ReplyParameters(thread.card_message_id),
-        )
-        return copied.message_id
+        return send
 
-    async def _remember(self, message_id: int, number: int) -> None:
-        await asyncio.to_thread(self._threads.remember, self._staff_chat_id, message_id, number)
+    def _staff_sender(
+        self,
+        thread: StaffThread,
+        *,
+        text: str,
+        reply_to: int | None,
+        buttons: Keyboard,
+        number: int,
+        plain: bool,
+    ) -> Callable[[], Awaitable[int]]:
+        async def send() -> int:
+            await self._budget.acquire(thread.chat_id)
+            sent: Message = await self._bot.send_message(
+                thread.chat_id,
+                text,
+                message_thread_id=thread.thread_id,
+                reply_parameters=None if reply_to is None else ReplyParameters(reply_to),
+                reply_markup=keyboard(buttons),
+                parse_mode=None if plain else "HTML",
+            )
+            await asyncio.to_thread(self._threads.remember, thread.chat_id, sent.message_id, number)
+            return sent.message_id
+
+        return send
+
+    def _copier(
+        self, chat_id: int, file: Attachment, thread: StaffThread | None
+    ) -> Callable[[], Awaitable[int]]:
+        async def copy() -> int:
+            if file.message_id is None or file.chat_id is None:
+                raise DeliveryError("a file without its message cannot be copied", retry=False)
+            await self._budget.acquire(chat_id)
+            copied = await self._bot.copy_message(
+                chat_id,
+                file.chat_id,
+                file.message_id,
+                message_thread_id=None if thread is None else thread.thread_id,
+                reply_parameters=None
+                if thread is None or thread.thread_id is not None
+                else ReplyParameters(thread.card_message_id),
+            )
+            if thread is not None:
+                await asyncio.to_thread(
+                    self._threads.remember, chat_id, copied.message_id, thread.ticket_number
+                )
+            return copied.message_id
+
+        return copy
+
+    async def _forbidden(self, item: OutboxItem) -> None:
+        """A customer blocked the bot: mark them and tell their open tickets' threads."""
+        if item.payload["kind"] != "reply":
+            return
+        customer_id = int(item.payload["customer_id"])
+
+        def mark() -> None:
+            with self._store.transaction():
+                self._threads.mark_unreachable(customer_id, unreachable=True)
+                posts = [
+                    self._view.post(ticket.number, "customer_unreachable")
+                    for ticket in self._store.open_tickets(customer_id)
+                ]
+                self._outbox.enqueue(posts)
+
+        await asyncio.to_thread(mark)
+
+
+def _parts(html: str, plain: bool) -> list[str]:
+    if not plain:
+        return split_message(html)
+    text = _plain(html)
+    # Without parse mode a part is plain text: cut by length, far from the limit for
+    # characters outside the basic plane (two UTF-16 units each).
+    size = TELEGRAM_LIMIT // 2
+    return [text[start : start + size] for start in range(0, len(text), size)] or [text]
+
+
+def _plain(html: str) -> str:
+    """Return the text Telegram would show, for a second try without parse mode."""
+    return visible_text(html)
+
+
+def _seconds(value: Any) -> float:
+    return float(value.total_seconds()) if hasattr(value, "total_seconds") else float(value)

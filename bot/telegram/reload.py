@@ -11,14 +11,16 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from telegram import Bot
 from watchfiles import awatch
 
 from bot.content.loader import LoadResult, load_content
+from bot.delivery.dispatcher import Dispatcher
 from bot.matching.engine import MatchingEngine
 from bot.render import Catalogue
+from bot.tickets.outbox import Outbox
 from bot.triage.classifier import Classifier
 from bot.triage.conversation import Conversation
+from bot.workers import Core
 
 LOG = logging.getLogger(__name__)
 PROBLEMS_SHOWN = 20
@@ -34,14 +36,18 @@ class ContentReloader:
         conversation: Conversation,
         build: Callable[[LoadResult], tuple[MatchingEngine, Classifier]],
         *,
-        bot: Bot,
+        core: Core,
+        outbox: Outbox,
+        dispatcher: Dispatcher,
         staff_chat_id: int,
         texts: Catalogue,
     ) -> None:
         self._path = path
         self._conversation = conversation
+        self._core = core
         self._build = build
-        self._bot = bot
+        self._outbox = outbox
+        self._dispatcher = dispatcher
         self._staff_chat_id = staff_chat_id
         self._texts = texts
 
@@ -61,9 +67,11 @@ class ContentReloader:
                 problems=[str(p) for p in result.errors[:PROBLEMS_SHOWN]],
                 count=len(result.errors),
             ).text
-            await self._bot.send_message(self._staff_chat_id, text)
+            await asyncio.to_thread(self._outbox.notice, self._staff_chat_id, text)
+            self._dispatcher.wake()
             return False
         engine, classifier = await asyncio.to_thread(self._build, result)
         self._conversation.use_engine(engine, classifier)
+        self._core.reload()
         LOG.info("content reloaded: %d entries", len(result.content.entries))
         return True

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,9 +18,11 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaul
 
 from bot.config import Telegram
 from bot.content.model import Lang
+from bot.delivery.dispatcher import Dispatcher
 from bot.render import Catalogue
 from bot.telegram.adapter import UPDATES
-from bot.telegram.delivery import Delivery
+from bot.telegram.delivery import TelegramChannel
+from bot.workers import Core
 
 LOG = logging.getLogger(__name__)
 RETRIES = 3
@@ -62,17 +64,22 @@ class Runner:
     def __init__(
         self,
         application: Application,  # type: ignore[type-arg]
-        delivery: Delivery,
+        channel: TelegramChannel,
         texts: Catalogue,
         settings: Telegram,
-        background: Callable[[], Coroutine[Any, Any, None]] | None = None,
+        *,
+        core: Core,
+        dispatcher: Dispatcher,
+        background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     ) -> None:
         self.application = application
-        self._delivery = delivery
+        self.dispatcher = dispatcher
+        self._channel = channel
         self._texts = texts
         self._settings = settings
-        self._background = background
-        self._task: asyncio.Task[None] | None = None
+        self._background = (dispatcher.run, *background)
+        self._core = core
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         """Connect, check the staff chat, set the command menu, and start taking updates."""
@@ -80,7 +87,8 @@ class Runner:
         where = self._settings.base_url or "https://api.telegram.org"
         try:
             await app.initialize()
-            self._delivery.forum = await check_staff_chat(app.bot, self._settings.staff_chat_id)
+            for chat_id in self._settings.all_staff_chats:
+                self._channel.forums[chat_id] = await check_staff_chat(app.bot, chat_id)
             await set_commands(app.bot, self._texts)
         except InvalidToken:
             await self._abort()
@@ -108,22 +116,22 @@ class Runner:
             )
         else:
             await updater.start_polling(allowed_updates=list(UPDATES))
-        await self._delivery.post_unposted()
-        if self._background is not None:
-            self._task = asyncio.create_task(self._background())
+        self._tasks = [asyncio.create_task(run()) for run in self._background]
 
     async def stop(self) -> None:
         """Stop taking updates, finish what runs, and close the connections."""
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         app = self.application
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:
             await app.stop()
         await app.shutdown()
+        await asyncio.to_thread(self._core.close)
 
     async def serve(self) -> None:
         """Run until SIGINT or SIGTERM."""

@@ -20,31 +20,35 @@ class StaffDirectory:
     def __init__(
         self,
         bot: Bot,
-        chat_id: int,
+        chats: tuple[int, ...],
         admins: frozenset[int],
         *,
         ttl: float = CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._bot = bot
-        self._chat_id = chat_id
+        self._chats = chats
         self._admins = admins
         self._ttl = ttl
         self._clock = clock
         self._known: dict[int, tuple[bool, float]] = {}
 
     async def is_staff(self, user_id: int) -> bool:
-        """Return whether the user is an admin from config or a member of the staff chat."""
+        """Return whether the user is an admin from config or a member of a staff group."""
         if user_id in self._admins:
             return True
         cached = self._known.get(user_id)
         now = self._clock()
         if cached is not None and now - cached[1] < self._ttl:
             return cached[0]
-        try:
-            member = await self._bot.get_chat_member(self._chat_id, user_id)
-        except TelegramError:
-            return False  # not cached: a passing error must not lock an agent out
-        is_member = member.status in MEMBER_STATUSES
+        is_member = False
+        for chat_id in self._chats:
+            try:
+                member = await self._bot.get_chat_member(chat_id, user_id)
+            except TelegramError:
+                return False  # not cached: a passing error must not lock an agent out
+            if member.status in MEMBER_STATUSES:
+                is_member = True
+                break
         self._known[user_id] = (is_member, now)
         return is_member

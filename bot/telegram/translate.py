@@ -34,11 +34,11 @@ def command(message: Message) -> tuple[str, str] | None:
 
 def attachment(message: Message) -> Attachment | None:
     """Return the photo or document a message carries, by file id."""
-    caption = message.caption or ""
+    caption, where = message.caption or "", (message.message_id, message.chat_id)
     if message.photo:
-        return Attachment("photo", message.photo[-1].file_id, caption, message.message_id)
+        return Attachment("photo", message.photo[-1].file_id, caption, *where)
     if message.document:
-        return Attachment("document", message.document.file_id, caption, message.message_id)
+        return Attachment("document", message.document.file_id, caption, *where)
     return None
 
 

@@ -23,7 +23,8 @@ def time_text(moment: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     """Return the aware UTC datetime of stored time text."""
-    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+    # fromisoformat reads the stored form (…T…Z) ten times faster than strptime.
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +269,31 @@ _VERSION_2 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_VERSION_1, _VERSION_2)
+_VERSION_3 = Migration(
+    3,
+    "the outbox of deliveries; when a ticket's topic was last reminded of its due time",
+    (
+        f"""
+        CREATE TABLE outbox (
+            id           INTEGER PRIMARY KEY,
+            destination  TEXT NOT NULL CHECK (destination <> ''),  -- delivered in id order
+            payload      TEXT NOT NULL CHECK (json_valid(payload)),
+            created_at   TEXT NOT NULL CHECK (created_at {_UTC}),
+            not_before   TEXT NOT NULL CHECK (not_before {_UTC}),
+            attempts     INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+            progress     TEXT NOT NULL DEFAULT '{{}}' CHECK (json_valid(progress)),
+            last_error   TEXT,
+            delivered_at TEXT CHECK (delivered_at {_UTC}),
+            failed_at    TEXT CHECK (failed_at {_UTC})
+        ) STRICT
+        """,
+        "CREATE INDEX outbox_waiting ON outbox (destination, id)"
+        " WHERE delivered_at IS NULL AND failed_at IS NULL",
+        f"ALTER TABLE tickets ADD COLUMN reminded_at TEXT CHECK (reminded_at {_UTC})",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_VERSION_1, _VERSION_2, _VERSION_3)
 
 
 def schema_version(connection: sqlite3.Connection) -> int:

@@ -178,3 +178,11 @@ def _check_holidays(country: str | None, subdivision: str | None) -> None:
 @functools.lru_cache(maxsize=64)
 def _holiday_dates(country: str, subdivision: str | None, year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
+
+
+@dataclass(frozen=True, slots=True)
+class Reminders:
+    """When the staff side is reminded: overdue tickets every few minutes, and a daily overview."""
+
+    every_minutes: int = 60
+    daily_overview: time = time(8, 30)

@@ -69,14 +69,6 @@ class StaffThreads:
         ).fetchone()
         return None if row is None else int(row[0])
 
-    def unposted(self) -> list[int]:
-        """Return open tickets that have no staff-side thread yet (lost to a crash)."""
-        rows = self._store.connection.execute(
-            "SELECT number FROM tickets WHERE status <> 'closed' AND number NOT IN"
-            " (SELECT ticket_number FROM staff_threads) ORDER BY number"
-        ).fetchall()
-        return [int(row[0]) for row in rows]
-
     def mark_unreachable(self, customer_id: int, unreachable: bool) -> None:
         """Record that the bot can (no longer) send to a customer (they blocked it)."""
         since = time_text(datetime.now(UTC)) if unreachable else None

@@ -33,7 +33,9 @@ from bot.triage.billing import Tariff
 from bot.triage.classifier import Classifier, Verdict
 from bot.triage.decisions import (
     Button,
+    ButtonAnswer,
     Decision,
+    Outbox,
     Reply,
     Text,
     Texts,
@@ -119,9 +121,11 @@ class Conversation:
         texts: Texts,
         policy: Policy,
         *,
+        outbox: Outbox | None = None,
         clock: Clock = _utc_now,
     ) -> None:
         self.store = store
+        self.outbox = outbox
         self.texts = texts
         self.policy = policy
         self._engine = engine
@@ -157,14 +161,25 @@ class Conversation:
                 self._dispatch(turn, event)
                 if not turn.forget:
                     self._save(turn)
+                self.queue(turn.decisions)
             if turn.forget:
-                self._forget(turn)
+                with self.store.transaction():
+                    self._forget(turn)
         return turn.decisions
 
-    def ask_to_raise(self, ticket: Ticket) -> list[Decision]:
+    def queue(self, decisions: list[Decision]) -> None:
+        """Put decisions in the outbox (inside the caller's transaction), if there is one.
+
+        Button answers are not queued: they belong to the button press happening now.
+        """
+        if self.outbox is not None:
+            self.outbox.enqueue([d for d in decisions if not isinstance(d, ButtonAnswer)])
+
+    def ask_to_raise(self, ticket: Ticket, also: Sequence[Decision] = ()) -> list[Decision]:
         """Show the customer of a standard ticket the price and ask them to agree to extended.
 
         The ticket stays standard until they agree; the caller holds no customer lock.
+        `also` are the caller's decisions to queue in the same transaction.
         """
         with self.customer_lock(ticket.customer_id), self.store.transaction():
             customer = self.store.customer(ticket.customer_id)
@@ -177,7 +192,9 @@ class Conversation:
             )
             self._cost_notice(turn, handoff)
             self._save(turn)
-        return turn.decisions
+            decisions = [*also, *turn.decisions]
+            self.queue(decisions)
+        return decisions
 
     # Turn set-up and saving
 
@@ -208,7 +225,9 @@ class Conversation:
     def _forget(self, turn: _Turn) -> None:
         summary = self.store.forget_customer(turn.person.id)
         kept = summary.consents_kept + summary.billed_tickets_kept
+        before = len(turn.decisions)
         self._reply(turn, "forget_done", kept_records=kept)
+        self.queue(turn.decisions[before:])
 
     # Dispatch
 
@@ -280,7 +299,7 @@ class Conversation:
         token = data.removeprefix(CUSTOMER_BUTTON)
         action = turn.state.buttons.get(token) if data.startswith(CUSTOMER_BUTTON) else None
         if action is None:
-            self._reply(turn, "button_expired")
+            self._expired(turn)
             return
         name, _, value = action.partition(":")
         match name:
@@ -307,7 +326,11 @@ class Conversation:
                 turn.clear_buttons()
                 self._decide_on_price(turn, turn.state.handoff, ConsentDecision(name))
             case _:
-                self._reply(turn, "button_expired")
+                self._expired(turn)
+
+    def _expired(self, turn: _Turn) -> None:
+        message = self.texts.render(turn.lang, "button_expired")
+        turn.decisions.append(ButtonAnswer(turn.person.id, message))
 
     # Questions and answers
 
@@ -365,7 +388,7 @@ class Conversation:
         entry = self._engine.content.by_id.get(entry_id)
         last = turn.state.last
         if entry is None or last is None:
-            self._reply(turn, "button_expired")
+            self._expired(turn)
             return
         self.store.set_feedback(last.log_id, f"picked:{entry_id}")
         turn.update(last=replace(last, offered=(entry_id,)))
@@ -456,7 +479,7 @@ class Conversation:
     def _decide_on_price(self, turn: _Turn, handoff: Handoff, decision: ConsentDecision) -> None:
         notice = handoff.notice
         if notice is None:
-            self._reply(turn, "button_expired")
+            self._expired(turn)
             return
         consent = self.store.record_consent(
             turn.person.id,

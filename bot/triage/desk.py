@@ -37,7 +37,7 @@ class Desk:
         """Assign the ticket to the agent."""
         with self._store.transaction():
             self._store.claim(number, agent.id)
-            return [self._view.post(number, "claimed", agent=agent.name)]
+            return self._queue([self._view.post(number, "claimed", agent=agent.name)])
 
     def reply(
         self, number: int, agent: Agent, text: str, attachment: Attachment | None = None
@@ -56,7 +56,7 @@ class Desk:
                 ticket = self._store.claim(number, agent.id)
             if ticket.status is TicketStatus.CLAIMED:
                 self._store.mark_waiting(number)
-            return [self._to_customer(ticket, "agent_reply", attachment, text=text)]
+            return self._queue([self._to_customer(ticket, "agent_reply", attachment, text=text)])
 
     def note(self, number: int, agent: Agent, text: str) -> list[Decision]:
         """Keep an internal note on the ticket; the customer never sees it."""
@@ -67,9 +67,10 @@ class Desk:
         """Add minutes of work to the ticket."""
         with self._store.transaction():
             ticket = self._store.log_time(number, agent.id, minutes)
-            return [
-                self._view.post(number, "time_logged", minutes=minutes, total=ticket.minutes_logged)
-            ]
+            total = ticket.minutes_logged
+            return self._queue(
+                [self._view.post(number, "time_logged", minutes=minutes, total=total)]
+            )
 
     def close(self, number: int, agent: Agent, minutes: int = 0) -> list[Decision]:
         """Close the ticket with its last minutes, bill it, and tell the customer."""
@@ -92,36 +93,52 @@ class Desk:
                 "rate": tariff.rate,
                 "increment": tariff.increment_minutes,
             }
-            return [
-                self._view.post(number, "close_summary", **values),
-                self._to_customer(ticket, "ticket_closed_customer", **values),
-                TopicStatus(number, closed=True),
-            ]
+            return self._queue(
+                [
+                    self._view.post(number, "close_summary", **values),
+                    self._to_customer(ticket, "ticket_closed_customer", **values),
+                    TopicStatus(number, closed=True),
+                ]
+            )
 
     def reopen(self, number: int, agent: Agent) -> list[Decision]:
         """Open a closed ticket again and tell the customer."""
         with self._store.transaction():
             ticket = self._store.reopen(number)
-            return [
-                self._view.post(number, "reopened"),
-                self._to_customer(ticket, "ticket_reopened_customer"),
-                TopicStatus(number, closed=False),
-            ]
+            return self._queue(
+                [
+                    TopicStatus(number, closed=False),
+                    self._view.post(number, "reopened"),
+                    self._to_customer(ticket, "ticket_reopened_customer"),
+                ]
+            )
 
     def set_tier(self, number: int, agent: Agent, tier: Tier) -> list[Decision]:
         """Lower a ticket to standard, or ask its customer to agree before raising it."""
         ticket = self._open(number)
         if tier is ticket.tier:
-            return [self._view.post(number, "tier_changed", tier=tier.value)]
+            with self._store.transaction():
+                return self._queue([self._view.post(number, "tier_changed", tier=tier.value)])
         if tier is Tier.EXTENDED:
-            decisions = self._conversation.ask_to_raise(ticket)
-            return [self._view.post(number, "consent_requested"), *decisions]
+            post = self._view.post(number, "consent_requested")
+            return self._conversation.ask_to_raise(ticket, also=[post])
         with self._store.transaction():
             ticket = self._store.set_tier(number, Tier.STANDARD)
-            return [
-                self._view.post(number, "tier_changed", tier=ticket.tier.value),
-                self._to_customer(ticket, "tier_lowered"),
-            ]
+            return self._queue(
+                [
+                    self._view.post(number, "tier_changed", tier=ticket.tier.value),
+                    self._to_customer(ticket, "tier_lowered"),
+                ]
+            )
+
+    def post(self, number: int, template: str, /, *, text: str) -> list[Decision]:
+        """Post a message of the bot into a ticket's thread (an error, a usage hint)."""
+        with self._store.transaction():
+            return self._queue([self._view.post(number, template, text=text)])
+
+    def _queue(self, decisions: list[Decision]) -> list[Decision]:
+        self._conversation.queue(decisions)
+        return decisions
 
     def _open(self, number: int) -> Ticket:
         ticket = self._store.ticket(number)

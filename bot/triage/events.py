@@ -43,16 +43,23 @@ class ButtonPressed:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A file the customer or an agent sent: a photo or a document, by transport file id."""
+    """A file the customer or an agent sent: a photo or a document, by transport file id,
+    with the message and chat it came in (to copy it from there)."""
 
     kind: str
     file_id: str
     caption: str = ""
     message_id: int | None = None
+    chat_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Return what a ticket message keeps of the file: kind, file id, message id."""
-        return {"kind": self.kind, "file_id": self.file_id, "message_id": self.message_id}
+        """Return what a ticket message keeps of the file: kind, file id, where it was sent."""
+        return {
+            "kind": self.kind,
+            "file_id": self.file_id,
+            "message_id": self.message_id,
+            "chat_id": self.chat_id,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,14 @@ class StaffView:
             tier=ticket.tier.value,
             customer_name=name,
         )
-        return TicketOpened(ticket, topic.text, self.card(ticket), self.card_buttons(ticket))
+        return TicketOpened(
+            ticket.number,
+            ticket.tier,
+            ticket.category,
+            topic.text,
+            self.card(ticket),
+            self.card_buttons(ticket),
+        )
 
     def card(self, ticket: Ticket) -> Text:
         """Render a ticket's card: customer, request in their words, tier, consent, offers."""

@@ -1,0 +1,1 @@
+"""Delivery of the outbox: the dispatcher and the channels that are not Telegram (sinks)."""

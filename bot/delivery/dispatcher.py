@@ -1,0 +1,178 @@
+"""The dispatcher: delivers outbox items in order per destination, with retries and backoff.
+
+One item at a time runs per destination (a customer's chat, a ticket's thread, a sink's
+thread) and per lane (the chat a channel posts into); different lanes run in parallel.
+Retries back off exponentially with jitter; a 429 waits exactly what Telegram says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from bot.tickets.outbox import Outbox, OutboxItem
+
+LOG = logging.getLogger(__name__)
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 300.0
+IDLE_WAIT = 5.0
+PARALLEL = 16
+
+SaveProgress = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class DeliveryError(Exception):
+    """A delivery failed; `retry` says whether to try again, `after` how soon (seconds)."""
+
+    def __init__(self, reason: str, *, retry: bool, after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry = retry
+        self.after = after
+
+
+class Channel(Protocol):
+    """Delivers one kind of outbox item (Telegram, e-mail, webhook)."""
+
+    def lane(self, item: OutboxItem) -> str:
+        """Return what the item occupies while it is delivered (e.g. the chat it posts to)."""
+        ...
+
+    async def deliver(self, item: OutboxItem, save: SaveProgress) -> None:
+        """Deliver the item; raise DeliveryError on failure."""
+        ...
+
+
+def backoff(attempts: int, rng: random.Random | None = None) -> float:
+    """Return the wait before the next try: doubling from 1 s up to 5 min, ±20 % jitter."""
+    base = min(BACKOFF_MAX, BACKOFF_FIRST * 2.0 ** max(0, attempts))
+    jitter: float = (rng or random).uniform(0.8, 1.2)
+    return base * jitter
+
+
+class Dispatcher:
+    """Run the outbox: pick what is due, deliver it, record the outcome."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        channels: dict[str, Channel],
+        *,
+        before_round: Callable[[list[OutboxItem]], Awaitable[None]] | None = None,
+        time_scale: float = 1.0,
+    ) -> None:
+        self._outbox = outbox
+        self._channels = channels
+        self._before_round = before_round
+        self._scale = time_scale
+        self._wake = asyncio.Event()
+        self._busy: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(PARALLEL)
+
+    def wake(self) -> None:
+        """Look at the outbox now (something was queued)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until cancelled."""
+        try:
+            while True:
+                self._wake.clear()
+                if await self.round():
+                    # Some due items wait for a busy destination: a finished delivery wakes.
+                    await self._wait(IDLE_WAIT)
+                else:
+                    await self._sleep()
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            for task in list(self._tasks):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def round(self) -> int:
+        """Start every due item whose destination and lane are free; return how many wait."""
+        items = await asyncio.to_thread(self._due)
+        if self._before_round is not None:
+            await self._before_round([item for item, _ in items])
+        blocked = 0
+        for item, lane in items:
+            if item.destination in self._busy or lane in self._busy:
+                blocked += 1
+                continue
+            self._busy.update((item.destination, lane))
+            task = asyncio.create_task(self._deliver(item, lane))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return blocked
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Deliver until nothing is waiting or due (for tests and shutdown)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            await self.round()
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=0.5)
+                continue
+            if not await asyncio.to_thread(self._outbox.waiting):
+                return
+            await asyncio.sleep(0.02)
+
+    def _due(self) -> list[tuple[OutboxItem, str]]:
+        due = []
+        for item in self._outbox.due():
+            channel = self._channels.get(item.channel)
+            if channel is None:
+                continue  # a sink that is not configured (any more): stays waiting, visible
+            due.append((item, f"{item.channel}:{channel.lane(item)}"))
+        return due
+
+    async def _deliver(self, item: OutboxItem, lane: str) -> None:
+        channel = self._channels[item.channel]
+
+        async def save(progress: dict[str, Any]) -> None:
+            await asyncio.to_thread(self._outbox.save_progress, item.id, progress)
+
+        try:
+            async with self._slots:
+                await channel.deliver(item, save)
+        except DeliveryError as error:
+            await self._failed(item, error)
+        except Exception as error:
+            LOG.exception("delivering outbox item %s failed", item.id)
+            await self._failed(item, DeliveryError(repr(error), retry=True))
+        else:
+            await asyncio.to_thread(self._outbox.delivered, item.id)
+        finally:
+            self._busy.difference_update((item.destination, lane))
+            self._wake.set()
+
+    async def _failed(self, item: OutboxItem, error: DeliveryError) -> None:
+        if not error.retry:
+            LOG.warning("outbox item %s (%s) failed for good: %s", item.id, item.destination, error)
+            await asyncio.to_thread(self._outbox.fail, item.id, str(error))
+            return
+        wait = backoff(item.attempts) if error.after is None else error.after
+        LOG.info("outbox item %s: %s; retry in %.1f s", item.id, error, wait)
+        after = timedelta(seconds=wait / self._scale)
+        await asyncio.to_thread(self._outbox.retry, item.id, str(error), after)
+
+    async def _sleep(self) -> None:
+        next_due = await asyncio.to_thread(self._outbox.next_due)
+        wait = IDLE_WAIT
+        if next_due is not None:
+            wait = min(wait, max(0.0, (next_due - datetime.now(UTC)).total_seconds()))
+        await self._wait(max(wait, 0.01))
+
+    async def _wait(self, timeout: float) -> None:
+        # asyncio.timeout, not wait_for: in Python 3.11 wait_for can swallow a cancellation
+        # that arrives as the event is set, and the task would never stop.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()

@@ -1,0 +1,68 @@
+"""Fold a burst of new tickets into one digest message, ahead of their topics and cards.
+
+A staff group takes about 20 posts a minute and every new ticket needs two (topic and
+card), so a burst would reach staff minutes late. When more new tickets wait for a group
+than `digest_after`, one message lists them all at once; their topics follow as the
+budget allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from bot.content.model import Lang
+from bot.render import Catalogue
+from bot.telegram.delivery import TelegramChannel
+from bot.tickets.outbox import TELEGRAM, Outbox, OutboxItem
+
+DIGESTED = "digested"
+
+
+class Digest:
+    """Post one digest per staff group for new tickets waiting beyond a threshold."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        channel: TelegramChannel,
+        texts: Catalogue,
+        lang: Lang,
+        threshold: int,
+    ) -> None:
+        self._outbox = outbox
+        self._channel = channel
+        self._texts = texts
+        self._lang = lang
+        self._threshold = threshold
+
+    async def fold(self, due: list[OutboxItem]) -> None:
+        """Queue a digest for each staff group with too many undigested new tickets."""
+        if not any(item.payload.get("kind") == "ticket_opened" for item in due):
+            return
+        await asyncio.to_thread(self._fold)
+
+    def _fold(self) -> None:
+        waiting = [
+            item
+            for item in self._outbox.waiting("ticket:")
+            if item.channel == TELEGRAM
+            and item.payload.get("kind") == "ticket_opened"
+            and not item.progress.get(DIGESTED)
+            and "card" not in item.progress
+        ]
+        by_chat: dict[int, list[OutboxItem]] = defaultdict(list)
+        for item in waiting:
+            chat = int(self._channel.lane(item).removeprefix("chat:"))
+            by_chat[chat].append(item)
+        for chat_id, items in by_chat.items():
+            if len(items) <= self._threshold:
+                continue
+            tickets = [
+                {"number": item.payload["ticket_number"], "topic": item.payload["topic"]}
+                for item in items
+            ]
+            text = self._texts.render(self._lang, "tickets_digest", tickets=tickets).text
+            self._outbox.notice(chat_id, text)
+            for item in items:
+                self._outbox.save_progress(item.id, {**item.progress, DIGESTED: True})

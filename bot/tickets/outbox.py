@@ -1,0 +1,171 @@
+"""The outbox: every delivery, written in the transaction of the change that causes it.
+
+A dispatcher delivers the rows later, in id order per destination, retrying with backoff
+until each is delivered or fails for good; nothing is deleted, so failures stay visible.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.tickets.schema import parse_time, time_text
+from bot.tickets.store import TicketStore
+from bot.triage.decisions import Decision, StaffPost, TicketOpened, destination, to_json
+
+Clock = Callable[[], datetime]
+TELEGRAM = "telegram"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One delivery: where to, what (a decision as JSON plus its channel), how far it got."""
+
+    id: int
+    destination: str
+    payload: dict[str, Any]
+    created_at: datetime
+    not_before: datetime
+    attempts: int
+    progress: dict[str, Any]
+    last_error: str | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+
+    @property
+    def channel(self) -> str:
+        """Return the channel that delivers the item: telegram, email or webhook."""
+        return str(self.payload.get("channel", TELEGRAM))
+
+
+class Outbox:
+    """Queue decisions for delivery in the caller's transaction, and track their delivery."""
+
+    def __init__(
+        self, store: TicketStore, *, sinks: Sequence[str] = (), clock: Clock | None = None
+    ) -> None:
+        self._store = store
+        self._sinks = tuple(sinks)
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def enqueue(self, decisions: Sequence[Decision]) -> None:
+        """Queue decisions for Telegram, and the staff side's for every configured sink."""
+        with self._store.transaction():
+            for decision in decisions:
+                payload = to_json(decision)
+                self._add(destination(decision), {"channel": TELEGRAM, **payload})
+                if isinstance(decision, TicketOpened | StaffPost):
+                    for sink in self._sinks:
+                        target = f"{sink}:{destination(decision)}"
+                        self._add(target, {"channel": sink, **payload})
+
+    def notice(self, chat_id: int, text: str) -> int:
+        """Queue a notice for a staff group's general topic (digest, overview, lint errors)."""
+        payload = {"channel": TELEGRAM, "kind": "notice", "chat_id": chat_id, "text": text}
+        with self._store.transaction():
+            return self._add(f"staff:{chat_id}", payload)
+
+    def _add(self, target: str, payload: dict[str, Any]) -> int:
+        now = time_text(self._clock())
+        cursor = self._store.connection.execute(
+            "INSERT INTO outbox (destination, payload, created_at, not_before) VALUES (?, ?, ?, ?)",
+            (target, json.dumps(payload, ensure_ascii=False), now, now),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def due(self, limit: int = 200) -> list[OutboxItem]:
+        """Return the oldest waiting item of each destination, if it is due, oldest first."""
+        rows = self._store.connection.execute(
+            "SELECT * FROM outbox WHERE id IN ("
+            " SELECT min(id) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL"
+            " GROUP BY destination)"
+            " AND not_before <= ?"
+            # Notices (digests, overviews) go before the tickets they sum up.
+            " ORDER BY json_extract(payload, '$.kind') = 'notice' DESC, id LIMIT ?",
+            (time_text(self._clock()), limit),
+        ).fetchall()
+        return [_item(row) for row in rows]
+
+    def next_due(self) -> datetime | None:
+        """Return when the next waiting item falls due, if any waits."""
+        row = self._store.connection.execute(
+            "SELECT min(not_before) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL"
+        ).fetchone()
+        return None if row is None or row[0] is None else parse_time(row[0])
+
+    def waiting(self, destination_prefix: str = "") -> list[OutboxItem]:
+        """Return every item not yet delivered nor failed (optionally for some destinations)."""
+        rows = self._store.connection.execute(
+            "SELECT * FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL"
+            " AND destination LIKE ? ORDER BY id",
+            (destination_prefix + "%",),
+        ).fetchall()
+        return [_item(row) for row in rows]
+
+    def failed(self) -> list[OutboxItem]:
+        """Return the items given up on, oldest first."""
+        rows = self._store.connection.execute(
+            "SELECT * FROM outbox WHERE failed_at IS NOT NULL ORDER BY id"
+        ).fetchall()
+        return [_item(row) for row in rows]
+
+    def item(self, item_id: int) -> OutboxItem:
+        """Return one item."""
+        row = self._store.connection.execute(
+            "SELECT * FROM outbox WHERE id = ?", (item_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(item_id)
+        return _item(row)
+
+    def save_progress(self, item_id: int, progress: dict[str, Any]) -> None:
+        """Record how far a delivery got (sent message ids), so a retry never repeats it."""
+        with self._store.transaction():
+            self._store.connection.execute(
+                "UPDATE outbox SET progress = ? WHERE id = ?",
+                (json.dumps(progress), item_id),
+            )
+
+    def delivered(self, item_id: int) -> None:
+        """Mark an item delivered."""
+        with self._store.transaction():
+            self._store.connection.execute(
+                "UPDATE outbox SET delivered_at = ?, last_error = NULL WHERE id = ?",
+                (time_text(self._clock()), item_id),
+            )
+
+    def retry(self, item_id: int, error: str, after: timedelta) -> None:
+        """Count a failed attempt and try again after a while."""
+        with self._store.transaction():
+            self._store.connection.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, not_before = ?"
+                " WHERE id = ?",
+                (error, time_text(self._clock() + after), item_id),
+            )
+
+    def fail(self, item_id: int, error: str) -> None:
+        """Give up on an item for good (the error will not go away); it stays visible."""
+        with self._store.transaction():
+            self._store.connection.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, failed_at = ?"
+                " WHERE id = ?",
+                (error, time_text(self._clock()), item_id),
+            )
+
+
+def _item(row: Any) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"],
+        destination=row["destination"],
+        payload=json.loads(row["payload"]),
+        created_at=parse_time(row["created_at"]),
+        not_before=parse_time(row["not_before"]),
+        attempts=row["attempts"],
+        progress=json.loads(row["progress"]),
+        last_error=row["last_error"],
+        delivered_at=None if row["delivered_at"] is None else parse_time(row["delivered_at"]),
+        failed_at=None if row["failed_at"] is None else parse_time(row["failed_at"]),
+    )

@@ -1,0 +1,94 @@
+"""Where the conversation core runs for the async adapters: a thread, or a worker process.
+
+The core is synchronous Python: matching and SQLite hold the GIL. In a thread it shares one
+core with the Telegram client; in a worker process the two use two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Protocol
+
+from bot.config import Config
+from bot.triage.conversation import Conversation
+from bot.triage.decisions import Decision
+from bot.triage.events import CustomerEvent
+
+
+class Core(Protocol):
+    """Handles customer events off the event loop."""
+
+    async def handle(self, event: CustomerEvent) -> list[Decision]:
+        """Handle one customer event and return what to send."""
+        ...
+
+    def reload(self) -> None:
+        """Pick up changed content (the caller has swapped its own engine already)."""
+        ...
+
+    def close(self) -> None:
+        """Finish the events in hand and release the core."""
+        ...
+
+
+class ThreadCore:
+    """Run the conversation in a worker thread of this process."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self._conversation = conversation
+
+    async def handle(self, event: CustomerEvent) -> list[Decision]:
+        """Handle one customer event in a thread."""
+        return await asyncio.to_thread(self._conversation.handle, event)
+
+    def reload(self) -> None:
+        """Nothing to do: the conversation in this process has the new engine."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class ProcessCore:
+    """Run a conversation of its own (same config, database and content) in a child process.
+
+    `start` builds the worker's conversation from the config and `handle` runs one event on
+    it; both are module-level functions, so the child can import them.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        start: Callable[[Config], None],
+        handle: Callable[[CustomerEvent], list[Decision]],
+    ) -> None:
+        self._config = config
+        self._start_worker = start
+        self._handle = handle
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the parent runs an event loop and threads that a fork would copy.
+        context = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=context,
+            initializer=self._start_worker,
+            initargs=(self._config,),
+        )
+
+    async def handle(self, event: CustomerEvent) -> list[Decision]:
+        """Handle one customer event in the worker process."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._handle, event)
+
+    def reload(self) -> None:
+        """Start a fresh worker on the new content; the old one finishes what it has."""
+        old, self._pool = self._pool, self._start()
+        old.shutdown(wait=False)
+
+    def close(self) -> None:
+        """Wait for the events in hand, then stop the worker."""
+        self._pool.shutdown(wait=True)
