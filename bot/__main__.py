@@ -32,8 +32,9 @@ from bot.telegram.runner import StartupError
 from bot.tickets import billing_export
 from bot.tickets.billing_export import Month
 from bot.tickets.errors import StoreError
-from bot.tickets.listing import closed_line, ticket_line, ticket_report
+from bot.tickets.listing import closed_line, outbox_line, ticket_line, ticket_report
 from bot.tickets.model import TicketStatus
+from bot.tickets.outbox import Outbox
 from bot.tickets.store import TicketStore
 from bot.triage.events import Person
 
@@ -151,6 +152,13 @@ def _queue_parser(commands: Any) -> None:
     )
     close.add_argument("--config", **config_option)
     close.set_defaults(command=_queue_close)
+
+    outbox = actions.add_parser(
+        "outbox", help="deliveries waiting or failed (to customers, staff chat, sinks)"
+    )
+    outbox.add_argument("--all", action="store_true", help="also list delivered items")
+    outbox.add_argument("--config", **config_option)
+    outbox.set_defaults(command=_queue_outbox)
 
 
 def _billing_parser(commands: Any) -> None:
@@ -379,6 +387,17 @@ def _queue_close(args: argparse.Namespace) -> int:
     config = _config(args)
     with _open_store(config) as store:
         print(closed_line(store.close_ticket(args.number, args.minutes, config.tariff)))
+    return EXIT_OK
+
+
+def _queue_outbox(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with _open_store(config) as store:
+        items = Outbox(store).items(include_delivered=args.all)
+        if not items:
+            print("outbox empty: every delivery went out" if not args.all else "outbox empty")
+        for item in items:
+            print(outbox_line(item, _zone(config)))
     return EXIT_OK
 
 

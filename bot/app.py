@@ -19,12 +19,14 @@ from bot.telegram.delivery import StaffRouter, TelegramChannel
 from bot.telegram.digest import Digest
 from bot.telegram.reload import ContentReloader
 from bot.telegram.runner import Runner, build_application
+from bot.telegram.sla_jobs import SlaJobs
 from bot.telegram.staff import StaffDirectory
 from bot.tickets.outbox import Outbox
 from bot.tickets.protocol import ConversationStore
 from bot.tickets.sinks import MIN_SECRET_LENGTH, EmailSink, Sink, WebhookSink
 from bot.tickets.store import TicketStore
 from bot.tickets.threads import StaffThreads
+from bot.tickets.watch import Watch
 from bot.triage.classifier import Classifier
 from bot.triage.conversation import Conversation, Policy
 from bot.triage.decisions import Decision
@@ -153,6 +155,19 @@ def build_telegram(
     channels.update((name, SinkChannel(sink, store)) for name, sink in build_sinks(config, environ))
     digest = Digest(outbox, telegram, texts, config.staff_language, settings.digest_after)
     dispatcher = Dispatcher(outbox, channels, before_round=digest.fold, time_scale=time_scale)
+    sla = SlaJobs(
+        store=store,
+        watch=Watch(store),
+        view=conversation.staff_view,
+        outbox=outbox,
+        dispatcher=dispatcher,
+        texts=texts,
+        lang=config.staff_language,
+        chats=settings.all_staff_chats,
+        reminders=config.reminders,
+        timezone=config.business_hours.timezone,
+        time_scale=time_scale,
+    )
     staff = StaffDirectory(application.bot, settings.all_staff_chats, config.staff_admins)
     core: Core = (
         ProcessCore(config, start_worker, handle_in_worker)
@@ -166,6 +181,7 @@ def build_telegram(
         threads=threads,
         staff=staff,
         staff_chats=settings.all_staff_chats,
+        overview=sla.overview,
     ).install(application)
 
     def rebuild(result: LoadResult) -> tuple[MatchingEngine, Classifier]:
@@ -189,6 +205,7 @@ def build_telegram(
         settings,
         core=core,
         dispatcher=dispatcher,
+        sla=sla,
         background=[reloader.watch],
     )
 

@@ -16,7 +16,9 @@ What it does, in the order a test meets it:
 * It builds realistic updates (``user_text``, ``callback``, ``group_text`` ...) and queues them
   for ``getUpdates`` long polling, or hands them back for posting to a webhook.
 * It fails on request: ``fail_next`` answers with an error (429 with retry_after, 403, 500 ...),
-  ``drop_next`` closes the connection without an answer, ``delay_next`` answers late.
+  ``drop_next`` closes the connection without an answer (before handling the call, or after
+  it with ``after_handling=True``), ``delay_next`` answers late (or, with
+  ``abort_on_disconnect=True``, not at all once the client has gone).
 * It enforces Telegram's flood limits when asked to (``FakeBotApi(flood_limits=FloodLimits(...))``
   or ``set_flood_limits``): per private chat, per group and overall, on a clock that a
   ``time_scale`` can speed up; calls beyond a limit get 429 with retry_after (``flood_refusals``).
@@ -517,6 +519,10 @@ class _Fault:
     predicate: Callable[[Params], bool] | None
     drop: bool = False
     delay: float = 0.0
+    # drop: lose the answer after handling the call (the side effect happened) instead of
+    # closing the connection before it; delay: handle nothing if the client left meanwhile
+    after_handling: bool = False
+    abort_on_disconnect: bool = False
 
     def matches(self, method: str, params: Params) -> bool:
         if self.remaining <= 0:
@@ -779,6 +785,7 @@ class FakeBotApi:
         self._closing = False
         self._calls: list[RecordedCall] = []
         self._faults: list[_Fault] = []
+        self._holding: dict[str, int] = {}  # method (lower case) -> delayed calls waiting
         self._flood: _FloodLimiter | None = None
         self.set_flood_limits(flood_limits)
         self._changed = _Signal()
@@ -930,10 +937,33 @@ class FakeBotApi:
         self._faults.append(_Fault(method, status, description, retry_after, count, predicate))
 
     def drop_next(
-        self, method: str, count: int = 1, predicate: Callable[[Params], bool] | None = None
+        self,
+        method: str,
+        count: int = 1,
+        predicate: Callable[[Params], bool] | None = None,
+        *,
+        after_handling: bool = False,
     ) -> None:
-        """Close the connection of the next `count` calls of `method` without an answer."""
-        self._faults.append(_Fault(method, 0, "dropped", None, count, predicate, drop=True))
+        """Close the connection of the next `count` calls of `method` without an answer.
+
+        By default the call is dropped before it is handled: nothing happens, as when a
+        request never reached Telegram. With ``after_handling=True`` the call is handled (the
+        message is sent, the topic created) and only the answer is lost, as when the
+        connection breaks on the way back; such a call is recorded with status 200, its
+        result and ``fault="answer_dropped"``.
+        """
+        self._faults.append(
+            _Fault(
+                method,
+                0,
+                "dropped",
+                None,
+                count,
+                predicate,
+                drop=True,
+                after_handling=after_handling,
+            )
+        )
 
     def delay_next(
         self,
@@ -941,9 +971,59 @@ class FakeBotApi:
         seconds: float,
         count: int = 1,
         predicate: Callable[[Params], bool] | None = None,
+        *,
+        abort_on_disconnect: bool = False,
     ) -> None:
-        """Answer the next `count` calls of `method` normally, but only after `seconds`."""
-        self._faults.append(_Fault(method, 200, "delayed", None, count, predicate, delay=seconds))
+        """Answer the next `count` calls of `method` normally, but only after `seconds`.
+
+        A delayed call is handled after the delay even if its client went away meanwhile (as
+        Telegram would: it acted on the request, the answer is lost; recorded as
+        ``fault="abandoned"``). With ``abort_on_disconnect=True`` a call whose client goes
+        away during the delay is not handled at all (recorded with status 0 and
+        ``fault="aborted"``): the client crashed before Telegram acted. ``holding`` counts
+        the delayed calls still waiting.
+        """
+        self._faults.append(
+            _Fault(
+                method,
+                200,
+                "delayed",
+                None,
+                count,
+                predicate,
+                delay=seconds,
+                abort_on_disconnect=abort_on_disconnect,
+            )
+        )
+
+    def holding(self, method: str | None = None) -> int:
+        """How many delayed calls (of one method, case-insensitive) are waiting right now."""
+        return sum(
+            n for name, n in self._holding.items() if method is None or name == method.lower()
+        )
+
+    async def _hold(self, request: web.Request, method: str, fault: _Fault) -> bool:
+        """Wait out a delay; return False if the call is to be aborted (client gone)."""
+        key = method.lower()
+        self._holding[key] = self._holding.get(key, 0) + 1
+        self._changed.fire()
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + fault.delay
+            while (remaining := deadline - loop.time()) > 0:
+                if fault.abort_on_disconnect and self._client_gone(request):
+                    return False
+                if self._closing:
+                    break
+                await asyncio.sleep(min(remaining, 0.02))
+            return not (fault.abort_on_disconnect and self._client_gone(request))
+        finally:
+            self._holding[key] -= 1
+            self._changed.fire()
+
+    @staticmethod
+    def _client_gone(request: web.Request) -> bool:
+        return request.transport is None or request.transport.is_closing()
 
     # ---------------------------------------------------------------- flood limits
 
@@ -1385,10 +1465,11 @@ class FakeBotApi:
         if handler is not None:
             method = handler.__name__.removeprefix("api_")
         fault = self._take_fault(method, params)
-        if fault is not None and (fault.drop or not fault.delay):
+        if fault is not None and not fault.delay and not fault.after_handling:
             return self._faulty_answer(request, method, params, fault)
-        if fault is not None:
-            await asyncio.sleep(fault.delay)
+        if fault is not None and fault.delay and not await self._hold(request, method, fault):
+            self._record(method, params, status=0, error="client disconnected", fault="aborted")
+            return web.Response(status=204)
         if handler is None:
             return self._error(method, params, 400, "Bad Request: method not found")
         try:
@@ -1408,6 +1489,11 @@ class FakeBotApi:
                 fault="flood" if isinstance(exc, _FloodError) else self._fault_name(request, fault),
             )
         self._flood_take(method, params)
+        if fault is not None and fault.drop:  # after_handling: the answer is lost
+            self._record(method, params, result=result, fault="answer_dropped")
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=204)
         self._record(method, params, result=result, fault=self._fault_name(request, fault))
         return web.json_response({"ok": True, "result": result})
 

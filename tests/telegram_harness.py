@@ -12,6 +12,7 @@ from fake_bot_api import FakeBotApi, FakeChat, FakeUser, RecordedCall
 
 from bot.app import build_telegram
 from bot.config import Config, Telegram
+from bot.tickets.sinks import EmailSettings, WebhookSettings
 from bot.telegram.runner import Runner
 from bot.tickets.store import TicketStore
 
@@ -82,26 +83,59 @@ class Running:
         return (await self.api.wait_for(recorded))[0]
 
 
-def config_for(api: FakeBotApi, tmp_path: Path, staff: FakeChat = STAFF, **telegram: Any) -> Config:
-    """Return a config that points the bot at the fake server and a fresh database."""
+def config_for(
+    api: FakeBotApi,
+    tmp_path: Path,
+    staff: FakeChat = STAFF,
+    *,
+    email: EmailSettings | None = None,
+    webhook: WebhookSettings | None = None,
+    **telegram: Any,
+) -> Config:
+    """Return a config that points the bot at the fake server and a fresh database.
+
+    `email` and `webhook` configure the helpdesk sinks (none by default).
+    """
     # The core runs in a thread unless a test asks for the worker process (workers=1):
     # spawning one costs a second per test.
     telegram = {"workers": 0, **telegram}
     settings = replace(
         Telegram(), token=TOKEN, base_url=api.base_url, staff_chat_id=staff.id, **telegram
     )
-    return Config(content_path=CONTENT, database=tmp_path / "bot.sqlite3", telegram=settings)
+    return Config(
+        content_path=CONTENT,
+        database=tmp_path / "bot.sqlite3",
+        telegram=settings,
+        email=email,
+        webhook=webhook,
+    )
 
 
 @asynccontextmanager
 async def running_bot(
-    api: FakeBotApi, tmp_path: Path, staff: FakeChat = STAFF, **telegram: Any
+    api: FakeBotApi,
+    tmp_path: Path,
+    staff: FakeChat = STAFF,
+    *,
+    time_scale: float = 1.0,
+    email: EmailSettings | None = None,
+    webhook: WebhookSettings | None = None,
+    **telegram: Any,
 ) -> AsyncIterator[Running]:
-    """Start the real bot against the fake server; stop it and close the store after."""
+    """Start the real bot against the fake server; stop it and close the store after.
+
+    `time_scale` > 1 runs the bot's flood budgets and retry waits that much faster (give
+    the fake's FloodLimits the same scale); `email` and `webhook` configure the sinks.
+    """
     api.add_chat(staff, members=[AGENT.id])
-    config = config_for(api, tmp_path, staff, **telegram)
+    config = config_for(api, tmp_path, staff, email=email, webhook=webhook, **telegram)
     with TicketStore.open(config.database) as store:
-        runner = build_telegram(config, store, environ={})
+        runner = build_telegram(config, store, environ={}, time_scale=time_scale)
+        if time_scale != 1.0:
+            # PTB's AIORateLimiter (runner.py) throttles and sleeps out 429s on the real
+            # clock, hiding them from the outbox; scaled runs leave both to the bot's own
+            # FloodBudget and dispatcher, which follow the time scale.
+            runner.application.bot._rate_limiter = None
         await runner.start()
         try:
             yield Running(api, runner, store, staff)

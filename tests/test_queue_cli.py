@@ -11,8 +11,10 @@ from conftest import START, Clock
 from bot.__main__ import main
 from bot.content.model import Lang, Tier
 from bot.tickets.model import AuthorKind, ConsentDecision, TicketStatus, TranscriptStep
+from bot.tickets.outbox import Outbox
 from bot.tickets.store import TicketStore
 from bot.triage.billing import Tariff
+from bot.triage.decisions import Message, Reply, StaffPost
 
 TARIFF = Tariff("25.00", "EUR", 15)
 ANNA = 801
@@ -209,3 +211,26 @@ def test_a_missing_database_exits_2_and_is_not_created(
     assert status == 2
     assert "no database yet" in err
     assert not (config.parent / "data").exists()
+
+
+def test_outbox_lists_waiting_and_failed_deliveries(
+    config: Path, queue: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`queue outbox` shows what has not gone out: waiting with its next try, failed with why."""
+    assert main(["queue", "outbox", "--config", str(config)]) == 0
+    assert "every delivery went out" in capsys.readouterr().out
+    with TicketStore.open(config.parent / "data" / "queue.sqlite3") as store:
+        outbox = Outbox(store)
+        with store.transaction():
+            outbox.enqueue([StaffPost(1001, Message("<b>Hi</b>", "customer_message", "v1"))])
+            outbox.enqueue([Reply(ANNA, Message("Hallo", "agent_reply", "v1"))])
+        waiting, blocked = outbox.waiting()
+        outbox.retry(waiting.id, "Timed out", timedelta(minutes=5))
+        outbox.fail(blocked.id, "Forbidden: bot was blocked by the user")
+    assert main(["queue", "outbox", "--config", str(config)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "ticket:1001" in lines[0]
+    assert "waiting" in lines[0]
+    assert "Timed out" in lines[0]
+    assert "FAILED" in lines[1]
+    assert "blocked by the user" in lines[1]

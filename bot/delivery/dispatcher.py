@@ -164,7 +164,8 @@ class Dispatcher:
         await asyncio.to_thread(self._outbox.retry, item.id, str(error), after)
 
     async def _sleep(self) -> None:
-        next_due = await asyncio.to_thread(self._outbox.next_due)
+        # Items of a channel not configured stay waiting: they must not keep the loop awake.
+        next_due = await asyncio.to_thread(self._outbox.next_due, self._channels.keys())
         wait = IDLE_WAIT
         if next_due is not None:
             wait = min(wait, max(0.0, (next_due - datetime.now(UTC)).total_seconds()))

@@ -45,6 +45,7 @@ class TelegramAdapter:
         threads: StaffThreads,
         staff: StaffDirectory,
         staff_chats: tuple[int, ...],
+        overview: Callable[[int], None],
     ) -> None:
         self._conversation = conversation
         self._core = core
@@ -53,6 +54,7 @@ class TelegramAdapter:
         self._threads = threads
         self._staff = staff
         self._staff_chats = staff_chats
+        self._overview = overview
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def install(self, application: Application) -> None:  # type: ignore[type-arg]
@@ -122,7 +124,13 @@ class TelegramAdapter:
         if message is None or user is None or user.is_bot:
             return
         number = await asyncio.to_thread(self._ticket_of, message)
-        if number is None or not await self._staff.is_staff(user.id):
+        if not await self._staff.is_staff(user.id):
+            return
+        if number is None:
+            found = command(message)
+            if found is not None and found[0] == "queue":
+                await asyncio.to_thread(self._overview, message.chat_id)
+                self._dispatcher.wake()
             return
         agent = Agent(user.id, user.full_name)
         await self._staff_act(number, lambda: self._staff_action(number, agent, message))

@@ -22,6 +22,7 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.render import Catalogue
 from bot.telegram.adapter import UPDATES
 from bot.telegram.delivery import TelegramChannel
+from bot.telegram.sla_jobs import SlaJobs
 from bot.workers import Core
 
 LOG = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Runner:
         *,
         core: Core,
         dispatcher: Dispatcher,
+        sla: SlaJobs,
         background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     ) -> None:
         self.application = application
@@ -79,6 +81,7 @@ class Runner:
         self._settings = settings
         self._background = (dispatcher.run, *background)
         self._core = core
+        self._sla = sla
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -116,6 +119,9 @@ class Runner:
             )
         else:
             await updater.start_polling(allowed_updates=list(UPDATES))
+        if app.job_queue is None:  # pragma: no cover - the job-queue extra is a dependency
+            raise StartupError("python-telegram-bot was installed without its job queue")
+        self._sla.install(app.job_queue)
         self._tasks = [asyncio.create_task(run()) for run in self._background]
 
     async def stop(self) -> None:

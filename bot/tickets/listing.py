@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.content.model import Tier
 from bot.tickets.model import Consent, Customer, Ticket, TicketMessage, TimeEntry
+from bot.tickets.outbox import OutboxItem
 
 PREVIEW_CHARACTERS = 48
 
@@ -156,3 +157,20 @@ def _time_and_billing(ticket: Ticket, entries: Sequence[TimeEntry]) -> list[str]
             f" = {bill.display_amount} {bill.currency}{exact}"
         )
     return lines
+
+
+def outbox_line(item: OutboxItem, zone: ZoneInfo) -> str:
+    """Return one line about an outbox item: state, where to, what, tries, last error."""
+    if item.delivered_at is not None:
+        state = f"delivered {_local(item.delivered_at, zone)}"
+    elif item.failed_at is not None:
+        state = f"FAILED {_local(item.failed_at, zone)}"
+    else:
+        state = f"waiting, next try {_local(item.not_before, zone)}"
+    what = item.payload.get("kind", "?")
+    template = item.payload.get("message", item.payload.get("card", {})).get("template", "")
+    line = (
+        f"#{item.id:<5} {item.channel:<8} {item.destination:<22} {what}"
+        f"{'/' + template if template else ''}  {state}  tries {item.attempts}"
+    )
+    return line + (f"  last error: {item.last_error}" if item.last_error else "")

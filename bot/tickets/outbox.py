@@ -7,7 +7,7 @@ until each is delivered or fails for good; nothing is deleted, so failures stay 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -89,11 +89,21 @@ class Outbox:
         ).fetchall()
         return [_item(row) for row in rows]
 
-    def next_due(self) -> datetime | None:
-        """Return when the next waiting item falls due, if any waits."""
-        row = self._store.connection.execute(
-            "SELECT min(not_before) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL"
-        ).fetchone()
+    def next_due(self, channels: Collection[str] | None = None) -> datetime | None:
+        """Return when the next waiting item falls due, if any waits (on one of `channels`)."""
+        # Only the oldest waiting item of a destination can fall due: the ones behind it were
+        # due when queued, but wait for it (in backoff, perhaps) all the same.
+        sql = (
+            "SELECT min(not_before) FROM outbox WHERE id IN ("
+            " SELECT min(id) FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL"
+            " GROUP BY destination)"
+        )
+        parameters: tuple[str, ...] = ()
+        if channels is not None:
+            parameters = tuple(channels)
+            marks = ", ".join("?" * len(parameters))
+            sql += f" AND coalesce(json_extract(payload, '$.channel'), '{TELEGRAM}') IN ({marks})"
+        row = self._store.connection.execute(sql, parameters).fetchone()
         return None if row is None or row[0] is None else parse_time(row[0])
 
     def waiting(self, destination_prefix: str = "") -> list[OutboxItem]:
@@ -104,6 +114,12 @@ class Outbox:
             (destination_prefix + "%",),
         ).fetchall()
         return [_item(row) for row in rows]
+
+    def items(self, *, include_delivered: bool = False) -> list[OutboxItem]:
+        """Return the waiting and failed items (and the delivered ones if asked), oldest first."""
+        condition = "" if include_delivered else " WHERE delivered_at IS NULL"
+        rows = self._store.connection.execute(f"SELECT * FROM outbox{condition} ORDER BY id")
+        return [_item(row) for row in rows.fetchall()]
 
     def failed(self) -> list[OutboxItem]:
         """Return the items given up on, oldest first."""
