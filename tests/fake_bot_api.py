@@ -1465,11 +1465,11 @@ class FakeBotApi:
         if handler is not None:
             method = handler.__name__.removeprefix("api_")
         fault = self._take_fault(method, params)
-        if fault is not None and not fault.delay and not fault.after_handling:
-            return self._faulty_answer(request, method, params, fault)
-        if fault is not None and fault.delay and not await self._hold(request, method, fault):
-            self._record(method, params, status=0, error="client disconnected", fault="aborted")
-            return web.Response(status=204)
+        aborted = (
+            fault is not None and fault.delay > 0 and not await self._hold(request, method, fault)
+        )
+        if fault is not None and (aborted or not (fault.delay or fault.after_handling)):
+            return self._faulty_answer(request, method, params, fault, aborted=aborted)
         if handler is None:
             return self._error(method, params, 400, "Bad Request: method not found")
         try:
@@ -1489,17 +1489,30 @@ class FakeBotApi:
                 fault="flood" if isinstance(exc, _FloodError) else self._fault_name(request, fault),
             )
         self._flood_take(method, params)
-        if fault is not None and fault.drop:  # after_handling: the answer is lost
-            self._record(method, params, result=result, fault="answer_dropped")
-            if request.transport is not None:
-                request.transport.abort()
-            return web.Response(status=204)
-        self._record(method, params, result=result, fault=self._fault_name(request, fault))
-        return web.json_response({"ok": True, "result": result})
+        dropped = fault is not None and fault.drop  # after_handling: the answer is lost
+        fault_name = "answer_dropped" if dropped else self._fault_name(request, fault)
+        self._record(method, params, result=result, fault=fault_name)
+        return (
+            self._no_answer(request)
+            if dropped
+            else web.json_response({"ok": True, "result": result})
+        )
+
+    @staticmethod
+    def _no_answer(request: web.Request) -> web.Response:
+        """Close the connection without an answer."""
+        if request.transport is not None:
+            request.transport.abort()
+        # aiohttp finds the transport gone when it writes this and only logs at debug level
+        # (raising instead would log an "Error handling request" traceback).
+        return web.Response(status=204)
 
     def _faulty_answer(
-        self, request: web.Request, method: str, params: Params, fault: _Fault
+        self, request: web.Request, method: str, params: Params, fault: _Fault, *, aborted: bool
     ) -> web.Response:
+        if aborted:  # a delayed call whose client went away: not handled at all
+            self._record(method, params, status=0, error="client disconnected", fault="aborted")
+            return self._no_answer(request)
         if not fault.drop:
             return self._error(
                 method,
@@ -1510,11 +1523,7 @@ class FakeBotApi:
                 fault="injected",
             )
         self._record(method, params, status=0, error="dropped", fault="dropped")
-        if request.transport is not None:
-            request.transport.abort()
-        # aiohttp finds the transport gone when it writes this and only logs at debug level
-        # (raising instead would log an "Error handling request" traceback).
-        return web.Response(status=204)
+        return self._no_answer(request)
 
     @staticmethod
     def _fault_name(request: web.Request, fault: _Fault | None) -> str | None:

@@ -12,8 +12,8 @@ from fake_bot_api import FakeBotApi, FakeChat, FakeUser, RecordedCall
 
 from bot.app import build_telegram
 from bot.config import Config, Telegram
-from bot.tickets.sinks import EmailSettings, WebhookSettings
 from bot.telegram.runner import Runner
+from bot.tickets.sinks import EmailSettings, WebhookSettings
 from bot.tickets.store import TicketStore
 
 TOKEN = "123456:TEST-token"
@@ -131,11 +131,6 @@ async def running_bot(
     config = config_for(api, tmp_path, staff, email=email, webhook=webhook, **telegram)
     with TicketStore.open(config.database) as store:
         runner = build_telegram(config, store, environ={}, time_scale=time_scale)
-        if time_scale != 1.0:
-            # PTB's AIORateLimiter (runner.py) throttles and sleeps out 429s on the real
-            # clock, hiding them from the outbox; scaled runs leave both to the bot's own
-            # FloodBudget and dispatcher, which follow the time scale.
-            runner.application.bot._rate_limiter = None
         await runner.start()
         try:
             yield Running(api, runner, store, staff)

@@ -49,7 +49,8 @@ class Channel(Protocol):
 
 def backoff(attempts: int, rng: random.Random | None = None) -> float:
     """Return the wait before the next try: doubling from 1 s up to 5 min, ±20 % jitter."""
-    base = min(BACKOFF_MAX, BACKOFF_FIRST * 2.0 ** max(0, attempts))
+    # Capped before the power: 2.0 ** attempts overflows after a thousand attempts.
+    base = min(BACKOFF_MAX, BACKOFF_FIRST * 2.0 ** min(max(0, attempts), 32))
     jitter: float = (rng or random).uniform(0.8, 1.2)
     return base * jitter
 
@@ -62,7 +63,7 @@ class Dispatcher:
         outbox: Outbox,
         channels: dict[str, Channel],
         *,
-        before_round: Callable[[list[OutboxItem]], Awaitable[None]] | None = None,
+        before_round: Callable[[list[OutboxItem]], Awaitable[bool | None]] | None = None,
         time_scale: float = 1.0,
     ) -> None:
         self._outbox = outbox
@@ -71,6 +72,8 @@ class Dispatcher:
         self._scale = time_scale
         self._wake = asyncio.Event()
         self._busy: set[str] = set()
+        # One set per round reading the outbox: the items whose outcome was recorded meanwhile.
+        self._settling: list[set[int]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(PARALLEL)
 
@@ -97,12 +100,21 @@ class Dispatcher:
 
     async def round(self) -> int:
         """Start every due item whose destination and lane are free; return how many wait."""
-        items = await asyncio.to_thread(self._due)
-        if self._before_round is not None:
-            await self._before_round([item for item, _ in items])
+        settled: set[int] = set()
+        self._settling.append(settled)
+        try:
+            items = await asyncio.to_thread(self._due)
+            if self._before_round is not None and await self._before_round(
+                [item for item, _ in items]
+            ):
+                # It queued something (a digest) that goes before what we read.
+                items = await asyncio.to_thread(self._due)
+        finally:
+            self._settling.remove(settled)
         blocked = 0
         for item, lane in items:
-            if item.destination in self._busy or lane in self._busy:
+            # An item that settled while we read is stale here: delivered, or due later.
+            if item.id in settled or item.destination in self._busy or lane in self._busy:
                 blocked += 1
                 continue
             self._busy.update((item.destination, lane))
@@ -150,6 +162,8 @@ class Dispatcher:
         else:
             await asyncio.to_thread(self._outbox.delivered, item.id)
         finally:
+            for settled in self._settling:
+                settled.add(item.id)
             self._busy.difference_update((item.destination, lane))
             self._wake.set()
 
@@ -165,7 +179,7 @@ class Dispatcher:
 
     async def _sleep(self) -> None:
         # Items of a channel not configured stay waiting: they must not keep the loop awake.
-        next_due = await asyncio.to_thread(self._outbox.next_due, self._channels.keys())
+        next_due = await asyncio.to_thread(self._outbox.next_due, tuple(self._channels))
         wait = IDLE_WAIT
         if next_due is not None:
             wait = min(wait, max(0.0, (next_due - datetime.now(UTC)).total_seconds()))

@@ -16,7 +16,7 @@ from telegram import Bot, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.delivery.dispatcher import DeliveryError, SaveProgress
-from bot.render import TELEGRAM_LIMIT, split_message, visible_text
+from bot.render import split_message, visible_text
 from bot.telegram.budget import FloodBudget
 from bot.telegram.translate import keyboard
 from bot.tickets.outbox import Outbox, OutboxItem
@@ -100,7 +100,7 @@ class TelegramChannel:
 
         try:
             if item.payload["kind"] == "notice":
-                await step("sent", lambda: self._notice(item.payload))
+                await self._notice(item.payload, step, plain=bool(progress.get("plain")))
             else:
                 await self._deliver(from_json(item.payload), progress, step)
         except RetryAfter as error:
@@ -167,8 +167,14 @@ class TelegramChannel:
         if self.forums.get(chat_id, False):
 
             async def create() -> int:
-                await self._budget.acquire(chat_id)
-                topic = await self._bot.create_forum_topic(chat_id, opened.topic[:TOPIC_NAME_LIMIT])
+                linked = await asyncio.to_thread(self._threads.of_ticket, number)
+                if linked is not None and linked.chat_id == chat_id and linked.thread_id:
+                    # Created and recorded before a crash kept the step from being saved.
+                    return linked.thread_id
+                async with self._budget.sending(chat_id):
+                    topic = await self._bot.create_forum_topic(
+                        chat_id, opened.topic[:TOPIC_NAME_LIMIT]
+                    )
                 # Known at once, so an agent writing in the topic before the card lands is
                 # not lost; the card's id follows.
                 await asyncio.to_thread(
@@ -178,22 +184,43 @@ class TelegramChannel:
 
             await step("topic", create)
         thread_id = progress.get("topic")
+        # A long request can make the card longer than one message: it goes in parts, the
+        # first recorded as the card (step "card"), the buttons on the last.
+        parts = _parts(opened.card.text, plain)
+
+        def buttons(index: int) -> Keyboard:
+            return opened.buttons if index == len(parts) - 1 else ()
 
         async def card() -> int:
-            await self._budget.acquire(chat_id)
-            sent = await self._bot.send_message(
-                chat_id,
-                _plain(opened.card.text) if plain else opened.card.text,
-                message_thread_id=thread_id,
-                reply_markup=keyboard(opened.buttons),
-                parse_mode=None if plain else "HTML",
-            )
+            linked = await asyncio.to_thread(self._threads.of_ticket, number)
+            if linked is not None and linked.chat_id == chat_id and linked.card_message_id:
+                return linked.card_message_id  # sent and recorded before a crash
+            async with self._budget.sending(chat_id):
+                sent = await self._bot.send_message(
+                    chat_id,
+                    parts[0],
+                    message_thread_id=thread_id,
+                    reply_markup=keyboard(buttons(0)),
+                    parse_mode=None if plain else "HTML",
+                )
             await asyncio.to_thread(
                 self._threads.link, StaffThread(number, chat_id, thread_id, sent.message_id)
             )
             return sent.message_id
 
         await step("card", card)
+        thread = StaffThread(number, chat_id, thread_id, int(progress["card"]))
+        reply_to = None if thread_id is not None else thread.card_message_id
+        for index in range(1, len(parts)):
+            send = self._staff_sender(
+                thread,
+                text=parts[index],
+                reply_to=reply_to,
+                buttons=buttons(index),
+                number=number,
+                plain=plain,
+            )
+            await step(f"card{index}", send)
 
     async def _thread(self, number: int) -> StaffThread:
         thread = await asyncio.to_thread(self._threads.of_ticket, number)
@@ -207,18 +234,26 @@ class TelegramChannel:
         if thread is None or thread.thread_id is None:
             return
         change = self._bot.close_forum_topic if status.closed else self._bot.reopen_forum_topic
-        await self._budget.acquire(thread.chat_id)
-        try:
-            await change(thread.chat_id, thread.thread_id)
-        except BadRequest as error:
-            # Closing a closed topic (or reopening an open one) is no error for us.
-            LOG.info("topic of ticket %s unchanged: %s", status.ticket_number, error)
+        async with self._budget.sending(thread.chat_id):
+            try:
+                await change(thread.chat_id, thread.thread_id)
+            except BadRequest as error:
+                # Closing a closed topic (or reopening an open one) is no error for us.
+                LOG.info("topic of ticket %s unchanged: %s", status.ticket_number, error)
 
-    async def _notice(self, payload: dict[str, Any]) -> int:
+    async def _notice(
+        self,
+        payload: dict[str, Any],
+        step: Callable[[str, Callable[[], Awaitable[int | None]]], Awaitable[None]],
+        *,
+        plain: bool,
+    ) -> None:
         chat_id = int(payload["chat_id"])
-        await self._budget.acquire(chat_id)
-        sent = await self._bot.send_message(chat_id, payload["text"])
-        return sent.message_id
+        for index, part in enumerate(_parts(payload["text"], plain)):
+            # "sent" is the first part's key (what a notice of one part always recorded).
+            await step(
+                "sent" if index == 0 else f"sent{index}", self._sender(chat_id, part, (), plain)
+            )
 
     # Calls
 
@@ -226,10 +261,13 @@ class TelegramChannel:
         self, chat_id: int, text: str, buttons: Keyboard, plain: bool
     ) -> Callable[[], Awaitable[int]]:
         async def send() -> int:
-            await self._budget.acquire(chat_id)
-            sent = await self._bot.send_message(
-                chat_id, text, reply_markup=keyboard(buttons), parse_mode=None if plain else "HTML"
-            )
+            async with self._budget.sending(chat_id):
+                sent = await self._bot.send_message(
+                    chat_id,
+                    text,
+                    reply_markup=keyboard(buttons),
+                    parse_mode=None if plain else "HTML",
+                )
             return sent.message_id
 
         return send
@@ -245,15 +283,15 @@ class TelegramChannel:
         plain: bool,
     ) -> Callable[[], Awaitable[int]]:
         async def send() -> int:
-            await self._budget.acquire(thread.chat_id)
-            sent: Message = await self._bot.send_message(
-                thread.chat_id,
-                text,
-                message_thread_id=thread.thread_id,
-                reply_parameters=None if reply_to is None else ReplyParameters(reply_to),
-                reply_markup=keyboard(buttons),
-                parse_mode=None if plain else "HTML",
-            )
+            async with self._budget.sending(thread.chat_id):
+                sent: Message = await self._bot.send_message(
+                    thread.chat_id,
+                    text,
+                    message_thread_id=thread.thread_id,
+                    reply_parameters=None if reply_to is None else ReplyParameters(reply_to),
+                    reply_markup=keyboard(buttons),
+                    parse_mode=None if plain else "HTML",
+                )
             await asyncio.to_thread(self._threads.remember, thread.chat_id, sent.message_id, number)
             return sent.message_id
 
@@ -265,16 +303,16 @@ class TelegramChannel:
         async def copy() -> int:
             if file.message_id is None or file.chat_id is None:
                 raise DeliveryError("a file without its message cannot be copied", retry=False)
-            await self._budget.acquire(chat_id)
-            copied = await self._bot.copy_message(
-                chat_id,
-                file.chat_id,
-                file.message_id,
-                message_thread_id=None if thread is None else thread.thread_id,
-                reply_parameters=None
-                if thread is None or thread.thread_id is not None
-                else ReplyParameters(thread.card_message_id),
-            )
+            async with self._budget.sending(chat_id):
+                copied = await self._bot.copy_message(
+                    chat_id,
+                    file.chat_id,
+                    file.message_id,
+                    message_thread_id=None if thread is None else thread.thread_id,
+                    reply_parameters=None
+                    if thread is None or thread.thread_id is not None
+                    else ReplyParameters(thread.card_message_id),
+                )
             if thread is not None:
                 await asyncio.to_thread(
                     self._threads.remember, chat_id, copied.message_id, thread.ticket_number
@@ -302,13 +340,14 @@ class TelegramChannel:
 
 
 def _parts(html: str, plain: bool) -> list[str]:
-    if not plain:
-        return split_message(html)
-    text = _plain(html)
-    # Without parse mode a part is plain text: cut by length, far from the limit for
-    # characters outside the basic plane (two UTF-16 units each).
-    size = TELEGRAM_LIMIT // 2
-    return [text[start : start + size] for start in range(0, len(text), size)] or [text]
+    """Return the messages a text goes in: HTML parts, or the same parts as plain text.
+
+    Plain parts keep the HTML parts' cuts, so an item that switches to plain text after
+    some parts went as HTML goes on with the next part's text: nothing repeated or lost.
+    Each part's visible text fits one message.
+    """
+    parts = split_message(html)
+    return [_plain(part) for part in parts] if plain else parts
 
 
 def _plain(html: str) -> str:

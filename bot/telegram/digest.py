@@ -36,13 +36,16 @@ class Digest:
         self._lang = lang
         self._threshold = threshold
 
-    async def fold(self, due: list[OutboxItem]) -> None:
-        """Queue a digest for each staff group with too many undigested new tickets."""
-        if not any(item.payload.get("kind") == "ticket_opened" for item in due):
-            return
-        await asyncio.to_thread(self._fold)
+    async def fold(self, due: list[OutboxItem]) -> bool:
+        """Queue a digest for each staff group with too many undigested new tickets.
 
-    def _fold(self) -> None:
+        Return whether one was queued (it is due before the items in `due`).
+        """
+        if not any(item.payload.get("kind") == "ticket_opened" for item in due):
+            return False
+        return await asyncio.to_thread(self._fold)
+
+    def _fold(self) -> bool:
         waiting = [
             item
             for item in self._outbox.waiting("ticket:")
@@ -55,9 +58,11 @@ class Digest:
         for item in waiting:
             chat = int(self._channel.lane(item).removeprefix("chat:"))
             by_chat[chat].append(item)
+        queued = False
         for chat_id, items in by_chat.items():
             if len(items) <= self._threshold:
                 continue
+            queued = True
             tickets = [
                 {"number": item.payload["ticket_number"], "topic": item.payload["topic"]}
                 for item in items
@@ -66,3 +71,4 @@ class Digest:
             self._outbox.notice(chat_id, text)
             for item in items:
                 self._outbox.save_progress(item.id, {**item.progress, DIGESTED: True})
+        return queued

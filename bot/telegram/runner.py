@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from telegram import Bot, BotCommand, ChatMemberAdministrator, ChatMemberOwner
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.ext import Application, ApplicationBuilder, Defaults
 
 from bot.config import Telegram
 from bot.content.model import Lang
@@ -26,7 +26,6 @@ from bot.telegram.sla_jobs import SlaJobs
 from bot.workers import Core
 
 LOG = logging.getLogger(__name__)
-RETRIES = 3
 
 
 class StartupError(Exception):
@@ -34,7 +33,11 @@ class StartupError(Exception):
 
 
 def build_application(settings: Telegram, token: str) -> Application:  # type: ignore[type-arg]
-    """Build the PTB Application: HTML by default, flood limits with retries, concurrency."""
+    """Build the PTB Application: HTML by default, concurrent updates.
+
+    No PTB rate limiter: the outbox's dispatcher keeps the flood budgets and handles 429s
+    itself, where a retry is recorded and survives a restart.
+    """
     # PTB 22 warns on every 429 unless told to use timedelta for retry_after.
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     builder = (
@@ -43,8 +46,6 @@ def build_application(settings: Telegram, token: str) -> Application:  # type: i
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .concurrent_updates(settings.concurrent_updates)
     )
-    if settings.flood_limits:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=RETRIES))  # type: ignore[arg-type]
     if settings.base_url:
         builder = builder.base_url(settings.base_url).base_file_url(
             settings.base_url.replace("/bot", "/file/bot", 1)

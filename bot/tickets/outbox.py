@@ -57,7 +57,7 @@ class Outbox:
             for decision in decisions:
                 payload = to_json(decision)
                 self._add(destination(decision), {"channel": TELEGRAM, **payload})
-                if isinstance(decision, TicketOpened | StaffPost):
+                if _for_helpdesks(decision):
                     for sink in self._sinks:
                         target = f"{sink}:{destination(decision)}"
                         self._add(target, {"channel": sink, **payload})
@@ -185,3 +185,13 @@ def _item(row: Any) -> OutboxItem:
         delivered_at=None if row["delivered_at"] is None else parse_time(row["delivered_at"]),
         failed_at=None if row["failed_at"] is None else parse_time(row["failed_at"]),
     )
+
+
+# Staff-side posts that are about the bot's use, not about the ticket: kept from helpdesks.
+_STAFF_ONLY = frozenset({"staff_error", "staff_usage"})
+
+
+def _for_helpdesks(decision: Decision) -> bool:
+    if isinstance(decision, TicketOpened):
+        return True
+    return isinstance(decision, StaffPost) and decision.message.template not in _STAFF_ONLY
