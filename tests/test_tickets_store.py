@@ -136,7 +136,7 @@ def test_wal_foreign_keys_and_busy_timeout_are_on(store: TicketStore) -> None:
     connection = store.connection
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert connection.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert connection.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    assert connection.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
     assert connection.execute("PRAGMA secure_delete").fetchone()[0] == 1
 
 

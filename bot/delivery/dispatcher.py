@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -149,7 +150,7 @@ class Dispatcher:
         channel = self._channels[item.channel]
 
         async def save(progress: dict[str, Any]) -> None:
-            await asyncio.to_thread(self._outbox.save_progress, item.id, progress)
+            await _persist(self._outbox.save_progress, item.id, progress)
 
         try:
             async with self._slots:
@@ -160,7 +161,7 @@ class Dispatcher:
             LOG.exception("delivering outbox item %s failed", item.id)
             await self._failed(item, DeliveryError(repr(error), retry=True))
         else:
-            await asyncio.to_thread(self._outbox.delivered, item.id)
+            await _persist(self._outbox.delivered, item.id)
         finally:
             for settled in self._settling:
                 settled.add(item.id)
@@ -170,12 +171,12 @@ class Dispatcher:
     async def _failed(self, item: OutboxItem, error: DeliveryError) -> None:
         if not error.retry:
             LOG.warning("outbox item %s (%s) failed for good: %s", item.id, item.destination, error)
-            await asyncio.to_thread(self._outbox.fail, item.id, str(error))
+            await _persist(self._outbox.fail, item.id, str(error))
             return
         wait = backoff(item.attempts) if error.after is None else error.after
         LOG.info("outbox item %s: %s; retry in %.1f s", item.id, error, wait)
         after = timedelta(seconds=wait / self._scale)
-        await asyncio.to_thread(self._outbox.retry, item.id, str(error), after)
+        await _persist(self._outbox.retry, item.id, str(error), after)
 
     async def _sleep(self) -> None:
         # Items of a channel not configured stay waiting: they must not keep the loop awake.
@@ -191,3 +192,23 @@ class Dispatcher:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._wake.wait()
+
+
+async def _persist(record: Callable[..., None], *args: Any) -> None:
+    """Record a delivery's outcome, waiting out a busy database however long it takes.
+
+    Once Telegram has the message, failing to record that would send it again: a locked
+    database (another process writing) must delay the record, never lose it.
+    """
+    wait = 0.05
+    while True:
+        try:
+            await asyncio.to_thread(record, *args)
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            LOG.warning("database busy while recording a delivery; trying again")
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 2.0)
+        else:
+            return

@@ -6,7 +6,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -37,7 +37,60 @@ from bot.tickets.schema import migrate, parse_time, time_text
 from bot.triage.billing import Bill, Tariff
 
 Clock = Callable[[], datetime]
-DEFAULT_BUSY_TIMEOUT = 5.0
+DEFAULT_BUSY_TIMEOUT = 30.0
+
+
+class Rows:
+    """The fetched result of one statement, with the cursor's lastrowid and rowcount."""
+
+    def __init__(self, rows: list[Any], lastrowid: int | None, rowcount: int) -> None:
+        self._rows = rows
+        self.lastrowid = lastrowid
+        self.rowcount = rowcount
+
+    def fetchone(self) -> Any:
+        """Return the next row, or None."""
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        """Return the remaining rows."""
+        rows, self._rows = self._rows, []
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
+class LockedConnection:
+    """A connection whose every statement runs under a lock, its rows fetched at once."""
+
+    def __init__(self, connection: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._connection = connection
+        self._lock = lock
+
+    def execute(
+        self, sql: str, parameters: Sequence[object] | Mapping[str, object] = ()
+    ) -> Rows:
+        """Run one statement and return its rows."""
+        with self._lock:
+            cursor = self._connection.execute(sql, parameters)
+            return Rows(cursor.fetchall(), cursor.lastrowid, cursor.rowcount)
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[object]]) -> Rows:
+        """Run one statement for each set of parameters."""
+        with self._lock:
+            cursor = self._connection.executemany(sql, parameters)
+            return Rows([], cursor.lastrowid, cursor.rowcount)
+
+    @property
+    def in_transaction(self) -> bool:
+        """Return whether a transaction is open."""
+        return self._connection.in_transaction
+
+    @property
+    def raw(self) -> sqlite3.Connection:
+        """Return the underlying connection, for tests that need its own API."""
+        return self._connection
 
 
 class TicketStore(ConversationStore):
@@ -90,9 +143,14 @@ class TicketStore(ConversationStore):
         return self._path
 
     @property
-    def connection(self) -> sqlite3.Connection:
-        """Return the underlying connection, for inspection and tests."""
-        return self._connection
+    def connection(self) -> LockedConnection:
+        """Return the connection for the store's companions (outbox, threads, watch...).
+
+        Every statement runs under the store's lock and its rows are fetched at once: one
+        connection serves several threads, and a statement must never interleave with
+        another thread's transaction.
+        """
+        return LockedConnection(self._connection, self._lock)
 
     def close(self) -> None:
         """Close the database connection."""
