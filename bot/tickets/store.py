@@ -68,9 +68,7 @@ class LockedConnection:
         self._connection = connection
         self._lock = lock
 
-    def execute(
-        self, sql: str, parameters: Sequence[object] | Mapping[str, object] = ()
-    ) -> Rows:
+    def execute(self, sql: str, parameters: Sequence[object] | Mapping[str, object] = ()) -> Rows:
         """Run one statement and return its rows."""
         with self._lock:
             cursor = self._connection.execute(sql, parameters)
