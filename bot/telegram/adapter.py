@@ -88,13 +88,7 @@ class TelegramAdapter:
         return decisions
 
     async def _handle(self, event: CustomerEvent) -> list[Decision]:
-        decisions = await self._core.handle(event)
-        await asyncio.to_thread(self._reachable, event.person.id)
-        return decisions
-
-    def _reachable(self, customer_id: int) -> None:
-        if self._threads.is_unreachable(customer_id):
-            self._threads.mark_unreachable(customer_id, unreachable=False)
+        return await self._core.handle(event)
 
     async def button(self, update: Update, context: Context) -> None:
         """Handle a button press: the customer's in private chats, staff's on ticket cards."""

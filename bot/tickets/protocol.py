@@ -34,9 +34,15 @@ class ConversationStore(Protocol):
         ...
 
     def upsert_customer(
-        self, customer_id: int, *, language: Lang, name: str | None, username: str | None
+        self,
+        customer_id: int,
+        *,
+        language: Lang,
+        name: str | None,
+        username: str | None,
+        wrote: bool = False,
     ) -> Customer:
-        """Record a customer, or update the name, username and language of a known one."""
+        """Record a customer, or update a known one; `wrote` makes them reachable again."""
         ...
 
     def customer(self, customer_id: int) -> Customer | None:

@@ -203,16 +203,25 @@ class TicketStore(ConversationStore):
     # Customers and conversation state
 
     def upsert_customer(
-        self, customer_id: int, *, language: Lang, name: str | None, username: str | None
+        self,
+        customer_id: int,
+        *,
+        language: Lang,
+        name: str | None,
+        username: str | None,
+        wrote: bool = False,
     ) -> Customer:
-        """Record a customer, or update the name, username and language of a known one."""
+        """Record a customer, or update the name, username and language of a known one.
+
+        `wrote`: the customer just wrote to the bot, so they can be reached again.
+        """
         with self.transaction():
             self._execute(
                 "INSERT INTO customers (id, name, username, language, created_at)"
                 " VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET"
                 " name = excluded.name, username = excluded.username,"
-                " language = excluded.language",
+                " language = excluded.language" + (", unreachable_at = NULL" if wrote else ""),
                 (customer_id, name, username, Lang(language).value, self._now()),
             )
             return self._customer(customer_id)

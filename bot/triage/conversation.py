@@ -157,7 +157,7 @@ class Conversation:
         person = event.person
         with self.customer_lock(person.id):
             with self.store.transaction():
-                turn = self._begin(person)
+                turn = self._begin(person, wrote=True)
                 self._dispatch(turn, event)
                 if not turn.forget:
                     self._save(turn)
@@ -198,14 +198,18 @@ class Conversation:
 
     # Turn set-up and saving
 
-    def _begin(self, person: Person) -> _Turn:
+    def _begin(self, person: Person, *, wrote: bool = False) -> _Turn:
         saved = self.store.get_state(person.id)
         if saved is None:
             state = State(lang=language_of_client(person.language_code) or Lang.DE)
         else:
             state = State.from_json(saved.data)
         self.store.upsert_customer(
-            person.id, language=state.lang, name=person.name, username=person.username
+            person.id,
+            language=state.lang,
+            name=person.name,
+            username=person.username,
+            wrote=wrote,
         )
         return _Turn(person, state)
 
