@@ -81,7 +81,9 @@ class TelegramChannel:
         if payload["kind"] == "reply":
             return f"chat:{payload['customer_id']}"
         if payload["kind"] == "notice":
-            return f"chat:{payload['chat_id']}"
+            # Its own lane: a digest must not wait behind the ticket it lists, which may be
+            # waiting for the group's budget; the budget itself still counts both.
+            return f"notice:{payload['chat_id']}"
         number = int(payload["ticket_number"])
         thread = self._threads.of_ticket(number)
         if thread is not None:

@@ -46,29 +46,35 @@ class Digest:
         return await asyncio.to_thread(self._fold)
 
     def _fold(self) -> bool:
-        waiting = [
+        opened = [
             item
             for item in self._outbox.waiting("ticket:")
             if item.channel == TELEGRAM
             and item.payload.get("kind") == "ticket_opened"
-            and not item.progress.get(DIGESTED)
             and "card" not in item.progress
         ]
         by_chat: dict[int, list[OutboxItem]] = defaultdict(list)
-        for item in waiting:
-            chat = int(self._channel.lane(item).removeprefix("chat:"))
-            by_chat[chat].append(item)
+        for item in opened:
+            by_chat[int(self._channel.lane(item).removeprefix("chat:"))].append(item)
+        pending = {int(item.payload["chat_id"]) for item in self._outbox.waiting("staff:")}
         queued = False
         for chat_id, items in by_chat.items():
-            if len(items) <= self._threshold:
+            fresh = [item for item in items if not item.progress.get(DIGESTED)]
+            # One digest per group at a time: the next lists what came in meanwhile. While
+            # a burst is being worked off (some tickets digested, still waiting), even a few
+            # newcomers get listed rather than waiting minutes for their card.
+            burst = len(fresh) < len(items)
+            if not fresh or chat_id in pending:
+                continue
+            if len(fresh) <= self._threshold and not burst:
                 continue
             queued = True
             tickets = [
                 {"number": item.payload["ticket_number"], "topic": item.payload["topic"]}
-                for item in items
+                for item in fresh
             ]
             text = self._texts.render(self._lang, "tickets_digest", tickets=tickets).text
             self._outbox.notice(chat_id, text)
-            for item in items:
+            for item in fresh:
                 self._outbox.save_progress(item.id, {**item.progress, DIGESTED: True})
         return queued
