@@ -156,7 +156,11 @@ class Contender:
         if self.concurrency is None:
             return [sys.executable, __file__, "--echo-bot", base_url, TOKEN]
         config = folder / "config.toml"
-        config.write_text(triage_config(base_url, self.concurrency, folder), encoding="utf-8")
+        # Instrumented runs keep the core in the bot's process, where the timers are.
+        workers = 0 if self.instrument is not None else None
+        config.write_text(
+            triage_config(base_url, self.concurrency, folder, workers), encoding="utf-8"
+        )
         if self.instrument is not None and self.output is not None:
             return [
                 sys.executable, __file__, "--instrumented-bot", self.instrument, str(self.output),
@@ -165,16 +169,22 @@ class Contender:
         return [sys.executable, "-m", "bot", "run", "--config", str(config)]
 
 
-def triage_config(base_url: str, concurrency: int, folder: Path) -> str:
-    """Return a config for `triagebot run` against the fake, with a fresh database."""
+def triage_config(base_url: str, concurrency: int, folder: Path, workers: int | None = None) -> str:
+    """Return a config for `triagebot run` against the fake, with a fresh database.
+
+    `workers` None keeps the default of config.example.toml.
+    """
+    telegram: dict[str, object] = {
+        "token": TOKEN,
+        "base_url": base_url,
+        "staff_chat_id": STAFF_CHAT_ID,
+        "concurrent_updates": concurrency,
+        "flood_limits": False,
+    }
+    if workers is not None:
+        telegram["workers"] = workers
     settings = {
-        "telegram": {
-            "token": TOKEN,
-            "base_url": base_url,
-            "staff_chat_id": STAFF_CHAT_ID,
-            "concurrent_updates": concurrency,
-            "flood_limits": False,
-        },
+        "telegram": telegram,
         "content": {"path": str(CONTENT)},
         "storage": {"database": str(folder / "bench.sqlite3")},
     }
@@ -321,8 +331,10 @@ TIMED_PHASES: tuple[tuple[str, str, str | None, str, str], ...] = (
      SYNC),
     ("    Catalogue.render: reply templates", "bot.render.catalogue", "Catalogue", "render",
      SYNC),
-    ("  Delivery.deliver: sending the reply (event loop)", "bot.telegram.delivery", "Delivery",
-     "deliver", ASYNC),
+    ("  Dispatcher.round: reading the outbox", "bot.delivery.dispatcher", "Dispatcher",
+     "round", ASYNC),
+    ("  TelegramChannel.deliver: one outbox item (event loop)", "bot.telegram.delivery",
+     "TelegramChannel", "deliver", ASYNC),
     ("    split_message: cutting the reply to 4096", "bot.telegram.delivery", None,
      "split_message", SYNC),
     ("    ExtBot.send_message: PTB + httpx + the fake's answer", "telegram.ext", "ExtBot",
@@ -678,7 +690,11 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("    MatchingEngine.decide: matching", "bot/matching/engine.py", "decide"),
     ("    TicketStore.transaction: BEGIN + COMMIT", "bot/tickets/store.py", "transaction"),
     ("    Catalogue.render: reply templates", "bot/render/catalogue.py", "render"),
-    ("  Delivery.deliver: sending the reply (event loop)", "bot/telegram/delivery.py", "deliver"),
+    ("  Dispatcher._due: reading the outbox", "bot/delivery/dispatcher.py", "_due"),
+    ("  Outbox: recording progress and delivery", "bot/tickets/outbox.py", "save_progress"),
+    ("  Outbox.delivered", "bot/tickets/outbox.py", "delivered"),
+    ("  TelegramChannel.deliver: one outbox item (event loop)", "bot/telegram/delivery.py",
+     "deliver"),
     ("    split_message: cutting to 4096", "bot/render/split.py", "split_message"),
     ("    Bot.send_message: PTB + httpx round trip", "telegram/_bot.py", "send_message"),
     ("Updater: getUpdates and parsing updates", "telegram/ext/_updater.py", "polling_action_cb"),
