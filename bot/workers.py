@@ -7,15 +7,19 @@ core with the Telegram client; in a worker process the two use two cores.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
 from bot.config import Config
 from bot.triage.conversation import Conversation
 from bot.triage.decisions import Decision
 from bot.triage.events import CustomerEvent
+
+LOG = logging.getLogger(__name__)
 
 
 class Core(Protocol):
@@ -80,9 +84,17 @@ class ProcessCore:
         )
 
     async def handle(self, event: CustomerEvent) -> list[Decision]:
-        """Handle one customer event in the worker process."""
+        """Handle one customer event in the worker process; replace a worker that died."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._handle, event)
+        try:
+            return await loop.run_in_executor(self._pool, self._handle, event)
+        except BrokenProcessPool:
+            # The worker died (killed, out of memory). Unless it died in the instant between
+            # its commit and its answer, the event left no trace: handle it again.
+            LOG.error("the conversation worker process died; starting a new one")
+            self._pool.shutdown(wait=False)
+            self._pool = self._start()
+            return await loop.run_in_executor(self._pool, self._handle, event)
 
     def reload(self) -> None:
         """Start a fresh worker on the new content; the old one finishes what it has."""
