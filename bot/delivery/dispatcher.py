@@ -22,7 +22,7 @@ LOG = logging.getLogger(__name__)
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 300.0
 IDLE_WAIT = 5.0
-PARALLEL = 16
+PARALLEL = 8
 
 SaveProgress = Callable[[dict[str, Any]], Awaitable[None]]
 

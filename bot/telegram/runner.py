@@ -18,7 +18,7 @@ from telegram.ext import Application, ApplicationBuilder, Defaults
 
 from bot.config import Telegram
 from bot.content.model import Lang
-from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.dispatcher import PARALLEL, Dispatcher
 from bot.render import Catalogue
 from bot.telegram.adapter import UPDATES
 from bot.telegram.delivery import TelegramChannel
@@ -26,6 +26,7 @@ from bot.telegram.sla_jobs import SlaJobs
 from bot.workers import Core
 
 LOG = logging.getLogger(__name__)
+CONNECTIONS = PARALLEL + 4  # deliveries, plus handlers answering button presses
 
 
 class StartupError(Exception):
@@ -45,6 +46,10 @@ def build_application(settings: Telegram, token: str) -> Application:  # type: i
         .token(token)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .concurrent_updates(settings.concurrent_updates)
+        # httpx's pool bookkeeping grows with its connections (measured: PTB's default of
+        # 256 costs more than the sends); the dispatcher runs at most PARALLEL sends.
+        .connection_pool_size(CONNECTIONS)
+        .pool_timeout(30.0)
     )
     if settings.base_url:
         builder = builder.base_url(settings.base_url).base_file_url(
