@@ -17,6 +17,8 @@ later. Deduplicate on the body's "id": a retry after a lost answer sends the sam
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email.policy
 import hashlib
 import hmac
@@ -110,6 +112,23 @@ class Sink(Protocol):
 
     async def deliver(self, event: SinkEvent, key: str) -> None:
         """Deliver one event; `key` is its stable idempotency key (same on every retry)."""
+
+
+CLOSE_WAIT = 2.0  # seconds to let a closed SMTP connection finish (a TLS shutdown)
+
+
+async def _closed(protocol: Any) -> None:
+    """Wait until a closed SMTP connection is really gone (its socket released).
+
+    Closing a TLS connection takes a shutdown exchange with the server; until it ends, the
+    socket stays open.
+    """
+    if protocol is None:
+        return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(CLOSE_WAIT):
+            while protocol.transport is not None:
+                await asyncio.sleep(0.005)
 
 
 def _certificate_rejected(error: BaseException) -> bool:
@@ -255,20 +274,30 @@ class EmailSink:
         settings = self.settings
         mail = build_mail(settings, event, key)
         _, sender = parseaddr(settings.sender)
+        recipients = [parseaddr(address)[1] or address for address in settings.recipients]
+        # Not aiosmtplib.send: a login refused while it connects leaves its client open.
+        client = aiosmtplib.SMTP(
+            hostname=settings.host,
+            port=settings.port,
+            use_tls=settings.tls,
+            start_tls=settings.starttls,
+            cert_bundle=settings.cafile or None,
+            timeout=settings.timeout,
+        )
         try:
-            rejected, _ = await aiosmtplib.send(
-                mail.as_bytes(policy=_POLICY),
-                sender=sender,
-                recipients=[parseaddr(address)[1] or address for address in settings.recipients],
-                hostname=settings.host,
-                port=settings.port,
-                use_tls=settings.tls,
-                start_tls=settings.starttls,
-                cert_bundle=settings.cafile or None,
-                timeout=settings.timeout,
-                username=settings.username or None,
-                password=settings.password if settings.username else None,
-            )
+            try:
+                await client.connect()
+                if settings.username:
+                    await client.login(settings.username, settings.password)
+                rejected, _ = await client.sendmail(
+                    sender, recipients, mail.as_bytes(policy=_POLICY)
+                )
+                with contextlib.suppress(aiosmtplib.SMTPException):
+                    await client.quit()
+            finally:
+                protocol = client.protocol
+                client.close()
+                await _closed(protocol)
         except aiosmtplib.SMTPException as error:
             raise _smtp_failure(error, settings.host) from error
         except OSError as error:  # e.g. a TLS handshake failing outside aiosmtplib's wrapping
