@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fake_bot_api import FakeBotApi
+from telegram_harness import TOKEN, Running, running_bot
 
 from bot.tickets.store import TicketStore
 
@@ -46,3 +49,30 @@ def store(database: Path, clock: Clock) -> Iterator[TicketStore]:
     """Open a fresh ticket store on a real file, closed after the test."""
     with TicketStore.open(database, clock=clock) as opened:
         yield opened
+
+
+@pytest.fixture(autouse=True)
+def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let python-telegram-bot report retry_after as a timedelta (no deprecation warning)."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    """Run the fake Bot API server on loopback for one test."""
+    async with FakeBotApi(TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(api: FakeBotApi, tmp_path: Path) -> AsyncIterator[Running]:
+    """Run the real bot against the fake server, with a fresh database."""
+    async with running_bot(api, tmp_path) as running:
+        yield running
+
+
+def free_port() -> int:
+    """Return a loopback port nothing listens on (just now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -37,17 +37,6 @@ MAIL_FAULT = (
 )
 
 
-@pytest.fixture(autouse=True)
-def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi(TOKEN) as server:
-        yield server
-
-
 @pytest.fixture
 async def bot(api: FakeBotApi, tmp_path: Path) -> AsyncIterator[Running]:
     async with running_bot(api, tmp_path, time_scale=SCALE) as running:

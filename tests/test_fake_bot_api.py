@@ -43,12 +43,6 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 BUTTONS = InlineKeyboardMarkup([[InlineKeyboardButton("Ja", callback_data="yes")]])
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_periods(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Opt in to PTB's timedelta time periods: RetryAfter warns in its constructor otherwise."""
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-
-
 @pytest.fixture
 async def api() -> AsyncIterator[FakeBotApi]:
     """A running fake server."""

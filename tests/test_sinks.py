@@ -7,7 +7,6 @@ import email
 import email.policy
 import json
 import shutil
-import socket
 import ssl
 import subprocess
 import time
@@ -22,6 +21,7 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from conftest import free_port
 
 from bot.tickets.sinks import (
     EmailSettings,
@@ -57,14 +57,6 @@ SENDER = "Triagebot <triagebot@example.com>"
 HELPDESK = "support@helpdesk.example"
 SECRET = "0123456789abcdef-test-secret"
 USER, PASSWORD = "bot", "s3cret-pässword"
-
-
-def free_port() -> int:
-    """Return a loopback port nothing listens on (just now)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def parse(envelope: Envelope) -> EmailMessage:

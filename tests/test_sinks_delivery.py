@@ -10,7 +10,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -22,8 +21,9 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from conftest import free_port
 from fake_bot_api import FakeBotApi
-from telegram_harness import ANNA, TOKEN, Running, running_bot
+from telegram_harness import ANNA, Running, running_bot
 
 from bot.tickets.outbox import Outbox, OutboxItem
 from bot.tickets.sinks import EmailSettings, WebhookSettings, verify_signature
@@ -40,26 +40,7 @@ MAIL_FAULT = (
 FOLLOW_UP = "Fehler 550 beim Senden an gmx.de"
 
 
-@pytest.fixture(autouse=True)
-def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi(TOKEN) as server:
-        yield server
-
-
 # ----------------------------------------------------------------------------- SMTP
-
-
-def free_port() -> int:
-    """Return a loopback port nothing listens on (just now)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from fake_bot_api import FakeBotApi
-from telegram_harness import AGENT, ANNA, TOKEN, Running, running_bot
+from telegram_harness import AGENT, ANNA, Running, running_bot
 
 from bot.content.model import Tier
 
@@ -17,23 +15,6 @@ MAIL_FAULT = (
     "Ich möchte mit einem Mitarbeiter sprechen: euer Mailserver nimmt seit heute früh"
     " keine Mails mehr an, bei euch ist wohl eine Störung"
 )
-
-
-@pytest.fixture(autouse=True)
-def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi(TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(api: FakeBotApi, tmp_path: Path) -> AsyncIterator[Running]:
-    async with running_bot(api, tmp_path) as running:
-        yield running
 
 
 async def test_an_answer_carries_the_entrys_link(bot: Running) -> None:

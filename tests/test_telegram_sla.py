@@ -18,11 +18,6 @@ from bot.tickets.store import TicketStore
 MAIL_FAULT = "Ich möchte mit einem Mitarbeiter sprechen: euer Mailserver ist seit heute früh down"
 
 
-@pytest.fixture(autouse=True)
-def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-
-
 @pytest.fixture
 async def bot(tmp_path: Path) -> AsyncIterator[Running]:
     """A bot whose tickets are due at once (always open, 0 minutes), its clock 600× fast."""

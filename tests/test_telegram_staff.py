@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fake_bot_api import FakeBotApi, FakeChat, RecordedCall
-from telegram_harness import AGENT, ANNA, JOHN, STRANGER, TOKEN, Running, running_bot
+from telegram_harness import AGENT, ANNA, JOHN, STRANGER, Running, running_bot
 
 from bot.content.model import Tier
 from bot.tickets.model import ConsentDecision, TicketStatus
@@ -24,29 +24,12 @@ PLAIN_STAFF = FakeChat(id=-2002, type="supergroup", title="Staff", is_forum=Fals
 
 
 @pytest.fixture(autouse=True)
-def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-
-
-@pytest.fixture(autouse=True)
 def no_logged_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     """Fail a test when a handler raised: the Application's error handler logs at ERROR."""
     caplog.set_level(logging.INFO, logger="bot.telegram")
     yield
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == []
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi(TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(api: FakeBotApi, tmp_path: Path) -> AsyncIterator[Running]:
-    async with running_bot(api, tmp_path) as running:
-        yield running
 
 
 async def open_ticket(bot: Running) -> tuple[RecordedCall, int | None]:

@@ -7,7 +7,6 @@ import gc
 import logging
 import os
 import shutil
-import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import free_port
 from fake_bot_api import FakeBotApi
 from telegram_harness import AGENT, ANNA, CONTENT, STAFF, TOKEN, Running, config_for, running_bot
 
@@ -47,30 +47,6 @@ summary: Zaubertränke buchen Sie im Kundencenter unter Extras → Zaubertrank.
 Einen Zaubertrank buchen Sie im Kundencenter unter **Extras → Zaubertrank**. Wählen Sie die
 Sorte und bestätigen Sie die Bestellung; der Trank steht sofort bereit.
 """
-
-
-@pytest.fixture(autouse=True)
-def ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "1")
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    async with FakeBotApi(TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(api: FakeBotApi, tmp_path: Path) -> AsyncIterator[Running]:
-    async with running_bot(api, tmp_path) as running:
-        yield running
-
-
-def free_port() -> int:
-    """Return a local TCP port nobody listens on (bound once, then closed)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def with_telegram(config: Config, **changes: Any) -> Config:

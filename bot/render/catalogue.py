@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from bot.content.model import Lang
-from bot.render.environment import Rendered, Renderer
+from bot.render.environment import Rendered, Renderer, renderers
 
 
 class Catalogue:
     """Render templates and button labels in the language asked for."""
 
     def __init__(self, currency: str = "EUR", timezone: str = "Europe/Berlin") -> None:
-        self._renderers = {
-            lang: Renderer(lang.value, currency=currency, timezone=timezone) for lang in Lang
-        }
+        found = renderers(currency, timezone)
+        self._renderers = {lang: found[lang.value] for lang in Lang}
 
     def renderer(self, lang: Lang) -> Renderer:
         """Return the renderer for one language."""
