@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,9 +29,8 @@ from bot.tickets.threads import StaffThreads
 from bot.tickets.watch import Watch
 from bot.triage.classifier import Classifier
 from bot.triage.conversation import Conversation, Policy
-from bot.triage.decisions import Decision
 from bot.triage.events import CustomerEvent
-from bot.workers import Core, ProcessCore, ThreadCore
+from bot.workers import Core, Handled, ProcessCore, ThreadCore
 
 
 def load_usable_content(config: Config, content_path: Path | None = None) -> LoadResult:
@@ -172,7 +171,7 @@ def build_telegram(
     core: Core = (
         ProcessCore(config, start_worker, handle_in_worker)
         if settings.workers
-        else ThreadCore(conversation)
+        else ThreadCore(handling(conversation, outbox))
     )
     TelegramAdapter(
         conversation,
@@ -210,8 +209,19 @@ def build_telegram(
     )
 
 
-_worker_conversation: list[Conversation] = []
-"""The conversation of a worker process (see bot.workers.ProcessCore), once started."""
+def handling(conversation: Conversation, outbox: Outbox) -> Callable[[CustomerEvent], Handled]:
+    """Return a function that handles an event and collects the replies ready to go out."""
+
+    def handle(event: CustomerEvent) -> Handled:
+        with outbox.collecting() as ready:
+            decisions = conversation.handle(event)
+        return decisions, ready
+
+    return handle
+
+
+_worker_handle: list[Callable[[CustomerEvent], Handled]] = []
+"""How a worker process (see bot.workers.ProcessCore) handles events, once started."""
 
 
 def start_worker(config: Config) -> None:
@@ -219,9 +229,10 @@ def start_worker(config: Config) -> None:
     store = TicketStore.open(config.database)
     engine = build_engine(config, load_usable_content(config))
     outbox = build_outbox(config, store)
-    _worker_conversation[:] = [build_conversation(config, store, engine, outbox=outbox)]
+    conversation = build_conversation(config, store, engine, outbox=outbox)
+    _worker_handle[:] = [handling(conversation, outbox)]
 
 
-def handle_in_worker(event: CustomerEvent) -> list[Decision]:
+def handle_in_worker(event: CustomerEvent) -> Handled:
     """Handle one customer event on the worker process's conversation."""
-    return _worker_conversation[0].handle(event)
+    return _worker_handle[0](event)

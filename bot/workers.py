@@ -15,18 +15,20 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
 from bot.config import Config
-from bot.triage.conversation import Conversation
+from bot.tickets.outbox import OutboxItem
 from bot.triage.decisions import Decision
 from bot.triage.events import CustomerEvent
 
 LOG = logging.getLogger(__name__)
+Handled = tuple[list[Decision], list[OutboxItem]]
+"""What handling an event gives: the decisions, and the replies that can go out at once."""
 
 
 class Core(Protocol):
     """Handles customer events off the event loop."""
 
-    async def handle(self, event: CustomerEvent) -> list[Decision]:
-        """Handle one customer event and return what to send."""
+    async def handle(self, event: CustomerEvent) -> Handled:
+        """Handle one customer event; return what it decided and what can go out at once."""
         ...
 
     def reload(self) -> None:
@@ -41,12 +43,12 @@ class Core(Protocol):
 class ThreadCore:
     """Run the conversation in a worker thread of this process."""
 
-    def __init__(self, conversation: Conversation) -> None:
-        self._conversation = conversation
+    def __init__(self, handle: Callable[[CustomerEvent], Handled]) -> None:
+        self._handle = handle
 
-    async def handle(self, event: CustomerEvent) -> list[Decision]:
+    async def handle(self, event: CustomerEvent) -> Handled:
         """Handle one customer event in a thread."""
-        return await asyncio.to_thread(self._conversation.handle, event)
+        return await asyncio.to_thread(self._handle, event)
 
     def reload(self) -> None:
         """Nothing to do: the conversation in this process has the new engine."""
@@ -66,7 +68,7 @@ class ProcessCore:
         self,
         config: Config,
         start: Callable[[Config], None],
-        handle: Callable[[CustomerEvent], list[Decision]],
+        handle: Callable[[CustomerEvent], Handled],
     ) -> None:
         self._config = config
         self._start_worker = start
@@ -83,7 +85,7 @@ class ProcessCore:
             initargs=(self._config,),
         )
 
-    async def handle(self, event: CustomerEvent) -> list[Decision]:
+    async def handle(self, event: CustomerEvent) -> Handled:
         """Handle one customer event in the worker process; replace a worker that died."""
         loop = asyncio.get_running_loop()
         try:

@@ -23,11 +23,13 @@ async def test_a_dead_worker_is_replaced_and_the_event_handled(tmp_path: Path) -
     core = ProcessCore(config, start_worker, handle_in_worker)
     try:
         person = Person(7, "Anna", None, "de")
-        first = await core.handle(CustomerText(person, QUESTION))
+        first, ready = await core.handle(CustomerText(person, QUESTION))
         assert [d.message.template for d in first if isinstance(d, Reply)] == ["answer"]
+        # The answer is first in line for the customer: it can go out without a round.
+        assert [item.payload["message"]["template"] for item in ready] == ["answer"]
         for pid in list(core._pool._processes):
             os.kill(pid, signal.SIGKILL)
-        again = await core.handle(CustomerText(person, QUESTION))
+        again, _ = await core.handle(CustomerText(person, QUESTION))
         assert [d.message.template for d in again if isinstance(d, Reply)] == ["answer"]
     finally:
         core.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.delivery.dispatcher import DeliveryError, SaveProgress
+from bot.delivery.dispatcher import DeliveryError, Progress, SaveProgress
 from bot.render import visible_text
 from bot.tickets.outbox import OutboxItem
 from bot.tickets.protocol import ConversationStore
@@ -31,15 +31,16 @@ class SinkChannel:
         """Return one lane for the whole sink: a helpdesk gets one delivery at a time."""
         return self._sink.name
 
-    async def deliver(self, item: OutboxItem, save: SaveProgress) -> None:
-        """Turn the item into a sink event and hand it to the sink."""
+    async def deliver(self, item: OutboxItem, save: SaveProgress) -> Progress:
+        """Turn the item into a sink event and hand it to the sink (no progress to keep)."""
         event = await asyncio.to_thread(self._event, item)
         if event is None:
-            return
+            return None
         try:
             await self._sink.deliver(event, f"outbox-{item.id}")
         except SinkError as error:
             raise DeliveryError(str(error), retry=error.retry) from None
+        return None
 
     def _event(self, item: OutboxItem) -> SinkEvent | None:
         decision = from_json(item.payload)

@@ -17,7 +17,7 @@ from bot.telegram.translate import attachment, command, customer_event, person
 from bot.tickets.errors import StoreError
 from bot.tickets.threads import StaffThreads
 from bot.triage.conversation import CUSTOMER_BUTTON, Conversation
-from bot.triage.decisions import ButtonAnswer, Decision
+from bot.triage.decisions import ButtonAnswer, Decision, customer_destination
 from bot.triage.desk import Agent, Desk
 from bot.triage.events import ButtonPressed, CustomerEvent
 from bot.triage.intents import language_of_client
@@ -80,15 +80,18 @@ class TelegramAdapter:
         if message is not None and user is not None:
             await message.reply_text(self._text(user, "not_private_chat"))
 
-    async def _customer(self, event: CustomerEvent) -> list[Decision]:
-        customer_id = event.person.id
-        async with self._lock(customer_id):
-            decisions = await self._handle(event)
-        self._dispatcher.wake()
-        return decisions
+    async def _customer(self, event: CustomerEvent) -> None:
+        async with self._lock(event.person.id):
+            await self._handle(event)
 
     async def _handle(self, event: CustomerEvent) -> list[Decision]:
-        return await self._core.handle(event)
+        """Run the core on an event; its replies that are first in line go out at once."""
+        with self._dispatcher.holding(customer_destination(event.person.id)):
+            decisions, ready = await self._core.handle(event)
+            self._dispatcher.offer(ready)
+        if len(ready) < sum(not isinstance(d, ButtonAnswer) for d in decisions):
+            self._dispatcher.wake()  # the rest (staff side, later replies) by a round
+        return decisions
 
     async def button(self, update: Update, context: Context) -> None:
         """Handle a button press: the customer's in private chats, staff's on ticket cards."""
@@ -108,7 +111,6 @@ class TelegramAdapter:
             decisions = await self._handle(event)
             answers = [d for d in decisions if isinstance(d, ButtonAnswer)]
             await query.answer(answers[0].message.text if answers else None)
-        self._dispatcher.wake()
 
     # Staff
 

@@ -15,7 +15,7 @@ from typing import Any
 from telegram import Bot, Message, ReplyParameters
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.delivery.dispatcher import DeliveryError, SaveProgress
+from bot.delivery.dispatcher import DeliveryError, Progress, SaveProgress
 from bot.render import split_message, visible_text
 from bot.telegram.budget import FloodBudget
 from bot.telegram.translate import keyboard
@@ -90,21 +90,35 @@ class TelegramChannel:
             return f"chat:{thread.chat_id}"
         return f"chat:{self._router.chat_for(number, str(payload.get('category', '')))}"
 
-    async def deliver(self, item: OutboxItem, save: SaveProgress) -> None:
-        """Deliver one item; raise DeliveryError when it failed."""
+    async def deliver(self, item: OutboxItem, save: SaveProgress) -> Progress:
+        """Deliver one item; raise DeliveryError when it failed.
+
+        A step's result is saved before the next step's call; the last one's is returned,
+        for the dispatcher to record with the delivered mark.
+        """
         progress = dict(item.progress)
+        unsaved = False
 
         async def step(key: str, call: Callable[[], Awaitable[int | None]]) -> None:
+            nonlocal unsaved
             if key in progress:
                 return
+            if unsaved:
+                await save(progress)
+                unsaved = False
             progress[key] = await call()
-            await save(progress)
+            unsaved = True
 
         try:
-            if item.payload["kind"] == "notice":
-                await self._notice(item.payload, step, plain=bool(progress.get("plain")))
-            else:
-                await self._deliver(from_json(item.payload), progress, step)
+            try:
+                if item.payload["kind"] == "notice":
+                    await self._notice(item.payload, step, plain=bool(progress.get("plain")))
+                else:
+                    await self._deliver(from_json(item.payload), progress, step)
+            except Exception:
+                if unsaved:
+                    await save(progress)
+                raise
         except RetryAfter as error:
             raise DeliveryError(str(error), retry=True, after=_seconds(error.retry_after)) from None
         except Forbidden as error:
@@ -118,6 +132,7 @@ class TelegramChannel:
             raise DeliveryError(str(error), retry=False) from None
         except (NetworkError, TelegramError) as error:
             raise DeliveryError(str(error), retry=True) from None
+        return progress if unsaved else None
 
     async def _deliver(
         self,

@@ -23,6 +23,7 @@ from bot.render import Catalogue
 from bot.telegram.adapter import UPDATES
 from bot.telegram.delivery import TelegramChannel
 from bot.telegram.sla_jobs import SlaJobs
+from bot.telegram.transport import AiohttpRequest
 from bot.workers import Core
 
 LOG = logging.getLogger(__name__)
@@ -46,10 +47,10 @@ def build_application(settings: Telegram, token: str) -> Application:  # type: i
         .token(token)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .concurrent_updates(settings.concurrent_updates)
-        # httpx's pool bookkeeping grows with its connections (measured: PTB's default of
-        # 256 costs more than the sends); the dispatcher runs at most PARALLEL sends.
-        .connection_pool_size(CONNECTIONS)
-        .pool_timeout(30.0)
+        # aiohttp, not PTB's httpx: a third of the CPU per call (bot/telegram/transport.py).
+        # The dispatcher runs at most PARALLEL sends; a send may wait for a connection.
+        .request(AiohttpRequest(CONNECTIONS, pool_timeout=30.0))
+        .get_updates_request(AiohttpRequest(1))
     )
     if settings.base_url:
         builder = builder.base_url(settings.base_url).base_file_url(

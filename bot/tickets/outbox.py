@@ -7,14 +7,23 @@ until each is delivered or fails for good; nothing is deleted, so failures stay 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.tickets.schema import parse_time, time_text
 from bot.tickets.store import TicketStore
-from bot.triage.decisions import Decision, StaffPost, TicketOpened, destination, to_json
+from bot.triage.decisions import (
+    Decision,
+    Reply,
+    StaffPost,
+    TicketOpened,
+    destination,
+    to_json,
+)
 
 Clock = Callable[[], datetime]
 TELEGRAM = "telegram"
@@ -50,17 +59,51 @@ class Outbox:
         self._store = store
         self._sinks = tuple(sinks)
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._collecting = threading.local()
 
     def enqueue(self, decisions: Sequence[Decision]) -> None:
         """Queue decisions for Telegram, and the staff side's for every configured sink."""
+        ready: list[OutboxItem] | None = getattr(self._collecting, "items", None)
         with self._store.transaction():
             for decision in decisions:
                 payload = to_json(decision)
-                self._add(destination(decision), {"channel": TELEGRAM, **payload})
+                target = destination(decision)
+                telegram = {"channel": TELEGRAM, **payload}
+                item_id = self._add(target, telegram)
+                if ready is not None and self._offerable(decision, item_id):
+                    ready.append(self._new_item(item_id, target, telegram))
                 if _for_helpdesks(decision):
                     for sink in self._sinks:
-                        target = f"{sink}:{destination(decision)}"
-                        self._add(target, {"channel": sink, **payload})
+                        self._add(f"{sink}:{target}", {"channel": sink, **payload})
+
+    @contextmanager
+    def collecting(self) -> Iterator[list[OutboxItem]]:
+        """Collect the customer replies this thread queues that are first in line.
+
+        Such a reply can be delivered at once (`Dispatcher.offer`): nothing queued before
+        it waits for the same customer.
+        """
+        items: list[OutboxItem] = []
+        self._collecting.items = items
+        try:
+            yield items
+        finally:
+            del self._collecting.items
+
+    def _offerable(self, decision: Decision, item_id: int) -> bool:
+        """Tell whether a reply was queued with nothing before it waiting for the customer."""
+        if not isinstance(decision, Reply):
+            return False
+        row = self._store.connection.execute(
+            "SELECT 1 FROM outbox WHERE destination = ? AND id < ?"
+            " AND delivered_at IS NULL AND failed_at IS NULL LIMIT 1",
+            (destination(decision), item_id),
+        ).fetchone()
+        return row is None
+
+    def _new_item(self, item_id: int, target: str, payload: dict[str, Any]) -> OutboxItem:
+        now = self._clock()
+        return OutboxItem(item_id, target, payload, now, now, 0, {}, None, None, None)
 
     def notice(self, chat_id: int, text: str) -> int:
         """Queue a notice for a staff group's general topic (digest, overview, lint errors)."""
@@ -145,12 +188,21 @@ class Outbox:
                 (json.dumps(progress), item_id),
             )
 
-    def delivered(self, item_id: int) -> None:
-        """Mark an item delivered."""
+    def delivered(self, item_id: int, progress: dict[str, Any] | None = None) -> None:
+        """Mark an item delivered (with its final progress, if given)."""
+        self.delivered_many([(item_id, progress)])
+
+    def delivered_many(self, items: Iterable[tuple[int, dict[str, Any] | None]]) -> None:
+        """Mark items delivered in one transaction, each with its final progress if given."""
+        now = time_text(self._clock())
         with self._store.transaction():
-            self._store.connection.execute(
-                "UPDATE outbox SET delivered_at = ?, last_error = NULL WHERE id = ?",
-                (time_text(self._clock()), item_id),
+            self._store.connection.executemany(
+                "UPDATE outbox SET delivered_at = ?, last_error = NULL,"
+                " progress = coalesce(?, progress) WHERE id = ?",
+                [
+                    (now, None if progress is None else json.dumps(progress), item_id)
+                    for item_id, progress in items
+                ],
             )
 
     def retry(self, item_id: int, error: str, after: timedelta) -> None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.content.model import Entry, Lang, Tier
+from bot.matching.decision import Decision as Match
 from bot.matching.decision import Kind
 from bot.matching.engine import MatchingEngine
 from bot.matching.text import detect_language
@@ -68,6 +69,8 @@ ALTERNATIVE_MIN_SCORE = 0.2
 TICKETS_SHOWN = 10
 # Agree (billed) first, decline second: the order PRODUCT.md §5 fixes.
 CONSENT_BUTTONS = [[("consent_agree", "agree")], [("consent_decline", "decline")]]
+# Steps in which a text is not a question (a description, or an answer to a pending offer).
+_NOT_QUESTIONS = frozenset({Step.DESCRIPTION, Step.TIER, Step.CONSENT})
 
 Clock = Callable[[], datetime]
 # Buttons to show, in rows: (label key, action) or (label key, action, label values).
@@ -98,6 +101,8 @@ class _Turn:
     decisions: list[Decision] = field(default_factory=list)
     buttons: dict[str, str] | None = None
     forget: bool = False
+    # A question matched before the transaction began: (the text, its decision).
+    matched: tuple[str, Match] | None = None
 
     @property
     def lang(self) -> Lang:
@@ -156,8 +161,10 @@ class Conversation:
         """Handle one customer event and return what to send."""
         person = event.person
         with self.customer_lock(person.id):
+            matched = self._match_early(event)
             with self.store.transaction():
                 turn = self._begin(person, wrote=True)
+                turn.matched = matched
                 self._dispatch(turn, event)
                 if not turn.forget:
                     self._save(turn)
@@ -166,6 +173,27 @@ class Conversation:
                 with self.store.transaction():
                     self._forget(turn)
         return turn.decisions
+
+    def _match_early(self, event: CustomerEvent) -> tuple[str, Match] | None:
+        """Match a text that will be taken as a question before the transaction begins.
+
+        Matching is the slow part of a turn, and a write transaction held through it keeps
+        every other writer of the database (the dispatcher recording deliveries, another
+        process) waiting. The checks mirror `_text` on what is saved now; the transaction
+        decides again, and uses the match only for the same text (matching depends on the
+        text alone).
+        """
+        if not isinstance(event, CustomerText):
+            return None
+        text = event.text.strip()
+        if not text or asks_for_human(text):
+            return None
+        saved = self.store.get_state(event.person.id)
+        if saved is not None and State.from_json(saved.data).step in _NOT_QUESTIONS:
+            return None
+        if self.store.open_tickets(event.person.id):
+            return None
+        return text, self._engine.decide(text)
 
     def queue(self, decisions: list[Decision]) -> None:
         """Put decisions in the outbox (inside the caller's transaction), if there is one.
@@ -339,7 +367,10 @@ class Conversation:
     # Questions and answers
 
     def _question(self, turn: _Turn, text: str) -> None:
-        decision = self._engine.decide(text)
+        if turn.matched is not None and turn.matched[0] == text:
+            decision = turn.matched[1]
+        else:
+            decision = self._engine.decide(text)
         logged = self.store.log_question(
             turn.person.id,
             text,

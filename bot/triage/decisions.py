@@ -120,8 +120,13 @@ class Outbox(Protocol):
 def destination(decision: Decision) -> str:
     """Return the ordering key: one customer's chat, or one ticket's staff thread."""
     if isinstance(decision, Reply | ButtonAnswer):
-        return f"customer:{decision.customer_id}"
+        return customer_destination(decision.customer_id)
     return f"ticket:{decision.ticket_number}"
+
+
+def customer_destination(customer_id: int) -> str:
+    """Return the ordering key of a customer's chat."""
+    return f"customer:{customer_id}"
 
 
 def to_json(decision: Decision) -> dict[str, Any]:
