@@ -7,11 +7,15 @@ core with the Telegram client; in a worker process the two use two cores.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import logging
 import multiprocessing
+import pickle
+import socket
+import struct
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.process import BaseProcess
 from typing import Protocol
 
 from bot.config import Config
@@ -22,6 +26,7 @@ from bot.triage.events import CustomerEvent
 LOG = logging.getLogger(__name__)
 Handled = tuple[list[Decision], list[OutboxItem]]
 """What handling an event gives: the decisions, and the replies that can go out at once."""
+STOP_TIMEOUT = 30.0
 
 
 class Core(Protocol):
@@ -35,7 +40,7 @@ class Core(Protocol):
         """Pick up changed content (the caller has swapped its own engine already)."""
         ...
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Finish the events in hand and release the core."""
         ...
 
@@ -53,7 +58,7 @@ class ThreadCore:
     def reload(self) -> None:
         """Nothing to do: the conversation in this process has the new engine."""
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Nothing to release."""
 
 
@@ -61,7 +66,9 @@ class ProcessCore:
     """Run a conversation of its own (same config, database and content) in a child process.
 
     `start` builds the worker's conversation from the config and `handle` runs one event on
-    it; both are module-level functions, so the child can import them.
+    it; both are module-level functions, so the child can import them. Events and answers
+    travel as length-prefixed pickles over a socket pair that the event loop reads itself:
+    no helper threads in this process (a process pool's two cost a tenth of its CPU).
     """
 
     def __init__(
@@ -69,40 +76,184 @@ class ProcessCore:
         config: Config,
         start: Callable[[Config], None],
         handle: Callable[[CustomerEvent], Handled],
+        processes: int = 1,
     ) -> None:
         self._config = config
         self._start_worker = start
         self._handle = handle
-        self._pool = self._start()
+        self._workers: list[_Worker | None] = [None] * processes
+        self._starting: dict[int, asyncio.Future[_Worker]] = {}
 
-    def _start(self) -> ProcessPoolExecutor:
-        # spawn, not fork: the parent runs an event loop and threads that a fork would copy.
-        context = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=context,
-            initializer=self._start_worker,
-            initargs=(self._config,),
-        )
+    @property
+    def pids(self) -> list[int]:
+        """Return the worker processes' ids, of those running (for tests)."""
+        return [w.pid for w in self._workers if w is not None and w.pid is not None]
 
     async def handle(self, event: CustomerEvent) -> Handled:
-        """Handle one customer event in the worker process; replace a worker that died."""
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._pool, self._handle, event)
-        except BrokenProcessPool:
-            # The worker died (killed, out of memory). Unless it died in the instant between
-            # its commit and its answer, the event left no trace: handle it again.
-            LOG.error("the conversation worker process died; starting a new one")
-            self._pool.shutdown(wait=False)
-            self._pool = self._start()
-            return await loop.run_in_executor(self._pool, self._handle, event)
+        """Handle one customer event in the least busy worker; replace a worker that died."""
+        while True:
+            slot = min(range(len(self._workers)), key=self._load)
+            worker = self._workers[slot]
+            if worker is None or worker.dead:
+                if worker is not None:
+                    # Unless it died in the instant between its commit and its answer, the
+                    # event left no trace: handle it again.
+                    LOG.error("a conversation worker process died; starting a new one")
+                worker = await self._start(slot)
+            try:
+                return await worker.call(event)
+            except _WorkerGoneError:
+                continue
+
+    async def _start(self, slot: int) -> _Worker:
+        """Start the slot's worker, once however many events ask for it meanwhile."""
+        starting = self._starting.get(slot)
+        if starting is None:
+            starting = asyncio.ensure_future(
+                _Worker.start(self._config, self._start_worker, self._handle)
+            )
+            self._starting[slot] = starting
+            try:
+                self._workers[slot] = await starting
+            finally:
+                del self._starting[slot]
+        return await starting
+
+    def _load(self, slot: int) -> int:
+        worker = self._workers[slot]
+        return 0 if worker is None or worker.dead else worker.waiting
 
     def reload(self) -> None:
-        """Start a fresh worker on the new content; the old one finishes what it has."""
-        old, self._pool = self._pool, self._start()
-        old.shutdown(wait=False)
+        """Start fresh workers on the new content; the old ones finish what they have."""
+        for slot, old in enumerate(self._workers):
+            self._workers[slot] = None
+            if old is not None:
+                old.finish()
 
-    def close(self) -> None:
-        """Wait for the events in hand, then stop the worker."""
-        self._pool.shutdown(wait=True)
+    async def close(self) -> None:
+        """Wait for the events in hand, then stop the workers."""
+        old = [w for w in self._workers if w is not None]
+        self._workers = [None] * len(self._workers)
+        for worker in old:
+            worker.finish()
+        for worker in old:
+            await worker.stopped()
+
+
+class _WorkerGoneError(Exception):
+    """The worker process ended before it answered."""
+
+
+_HEADER = struct.Struct("!I")
+
+
+class _Worker:
+    """One worker process and the socket to it; calls are answered in order."""
+
+    def __init__(
+        self,
+        process: BaseProcess,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        self._process = process
+        self._reader = reader
+        self._writer = writer
+        self._waiting: collections.deque[asyncio.Future[Handled]] = collections.deque()
+        self.dead = False
+        self._reading = asyncio.create_task(self._read())
+
+    @classmethod
+    async def start(
+        cls,
+        config: Config,
+        start: Callable[[Config], None],
+        handle: Callable[[CustomerEvent], Handled],
+    ) -> _Worker:
+        ours, theirs = socket.socketpair()
+        # spawn, not fork: the parent runs an event loop and threads that a fork would copy.
+        context = multiprocessing.get_context("spawn")
+        process = context.Process(
+            target=_serve, args=(theirs, config, start, handle), name="triagebot-core", daemon=True
+        )
+        process.start()
+        theirs.close()
+        reader, writer = await asyncio.open_unix_connection(sock=ours)
+        return cls(process, reader, writer)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    @property
+    def waiting(self) -> int:
+        """Return how many calls wait for their answer."""
+        return len(self._waiting)
+
+    async def call(self, event: CustomerEvent) -> Handled:
+        """Send an event and wait for its answer; raise _WorkerGoneError if the worker ends."""
+        if self.dead:
+            raise _WorkerGoneError
+        answer: asyncio.Future[Handled] = asyncio.get_running_loop().create_future()
+        self._waiting.append(answer)
+        body = pickle.dumps(event, pickle.HIGHEST_PROTOCOL)
+        self._writer.write(_HEADER.pack(len(body)) + body)
+        await self._writer.drain()
+        return await answer
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                size = _HEADER.unpack(await self._reader.readexactly(_HEADER.size))[0]
+                ok, value = pickle.loads(await self._reader.readexactly(size))
+                answer = self._waiting.popleft()
+                if answer.done():
+                    continue
+                if ok:
+                    answer.set_result(value)
+                else:
+                    answer.set_exception(value)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self.dead = True
+            while self._waiting:
+                answer = self._waiting.popleft()
+                if not answer.done():
+                    answer.set_exception(_WorkerGoneError())
+            self._writer.close()
+
+    def finish(self) -> None:
+        """Take no more events: the worker answers what it has, then exits."""
+        if not self._writer.is_closing() and self._writer.can_write_eof():
+            self._writer.write_eof()
+
+    async def stopped(self) -> None:
+        """Wait until the worker answered everything and exited."""
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reading
+        await asyncio.to_thread(self._process.join, STOP_TIMEOUT)
+        if self._process.is_alive():
+            self._process.kill()
+
+
+def _serve(
+    connection: socket.socket,
+    config: Config,
+    start: Callable[[Config], None],
+    handle: Callable[[CustomerEvent], Handled],
+) -> None:
+    """The worker process: build the conversation, then answer events until the socket ends."""
+    start(config)
+    with connection, connection.makefile("rb") as incoming:
+        while header := incoming.read(_HEADER.size):
+            event = pickle.loads(incoming.read(_HEADER.unpack(header)[0]))
+            try:
+                answer: tuple[bool, object] = (True, handle(event))
+            except Exception as error:  # the parent's call raises it
+                answer = (False, error)
+            try:
+                body = pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
+            except Exception as error:  # an exception that does not pickle
+                body = pickle.dumps((False, RuntimeError(repr(error))), pickle.HIGHEST_PROTOCOL)
+            connection.sendall(_HEADER.pack(len(body)) + body)

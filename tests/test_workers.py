@@ -27,9 +27,9 @@ async def test_a_dead_worker_is_replaced_and_the_event_handled(tmp_path: Path) -
         assert [d.message.template for d in first if isinstance(d, Reply)] == ["answer"]
         # The answer is first in line for the customer: it can go out without a round.
         assert [item.payload["message"]["template"] for item in ready] == ["answer"]
-        for pid in list(core._pool._processes):
-            os.kill(pid, signal.SIGKILL)
+        (pid,) = core.pids
+        os.kill(pid, signal.SIGKILL)
         again, _ = await core.handle(CustomerText(person, QUESTION))
         assert [d.message.template for d in again if isinstance(d, Reply)] == ["answer"]
     finally:
-        core.close()
+        await core.close()

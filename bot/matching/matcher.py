@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from rapidfuzz import fuzz, process
 from rapidfuzz.utils import default_process
 
@@ -90,25 +90,9 @@ class Matcher:
         groups = [g for g in query.groups if g.weight > 0]
         if not n_docs or not groups:
             return []
-        matched = np.zeros((len(groups), n_docs), dtype=bool)
-        strong = np.zeros((len(groups), n_docs), dtype=bool)
-        total = np.zeros(n_docs, dtype=np.float32)
-        # Only English questions read German entries through translations at full weight:
-        # the content is mostly German, so the other way round would favour the few
-        # English variants of translated entries.
-        other = ~self._english if lang is Lang.EN else None
-        for row, group in enumerate(groups):
-            contribution = np.zeros(n_docs, dtype=np.float32)
-            for term, weight in group.alternatives.items():
-                posting = index.postings[term]
-                scale: float | npt.NDArray[np.float32] = weight
-                if other is not None and group.across[term] != weight:
-                    scale = np.where(other[posting.docs], group.across[term], weight)
-                current = contribution[posting.docs]
-                contribution[posting.docs] = np.maximum(current, posting.scores * scale)
-                strong[row, posting.strong] = True
-            matched[row] = contribution > 0
-            total += contribution
+        contribution, strong = self._contributions(groups, lang)
+        matched = contribution > 0
+        total = contribution.sum(axis=0)
         upper = sum(g.weight for g in groups) * (K1 + 1.0)
         weights = np.array([g.weight for g in groups], dtype=np.float32)
         coverage = (weights @ matched) / weights.sum()
@@ -122,23 +106,29 @@ class Matcher:
         depth = min(RESCORE_DEPTH + RESCORE_DEPTH // 2, n_docs)
         order = np.argpartition(-lexical, depth - 1)[:depth]
         order = order[np.argsort(-lexical[order], kind="stable")]
-        overlap = _Overlap(groups)
-        best_by_group: dict[int, tuple[float, int, Features]] = {}
+        visited: list[int] = []
+        groups_seen: set[int] = set()
         for position in order:
             doc = int(position)
             if lexical[doc] <= 0:
                 break
             # Far behind the best, an entry's confidence is near zero whatever it re-scores;
             # the report still lists the usual number of candidates.
-            if lexical[doc] <= MIN_RELATIVE * top_lexical and len(best_by_group) >= REPORTED:
+            if lexical[doc] <= MIN_RELATIVE * top_lexical and len(groups_seen) >= REPORTED:
                 break
+            visited.append(doc)
+            groups_seen.add(index.group_of[doc])
+        overlap = _Overlap(groups)
+        fuzzy = self._fuzzy(folded_question, visited)
+        best_by_group: dict[int, tuple[float, int, Features]] = {}
+        for doc, similarity in zip(visited, fuzzy, strict=True):
             features = Features(
                 lexical=float(lexical[doc]),
                 relative=float(lexical[doc]) / top_lexical,
                 coverage=float(coverage[doc]),
                 focus=float(focus[doc]),
                 overlap=overlap.best(index.short_texts[doc]),
-                fuzzy=_fuzzy(folded_question, self._folded[doc]),
+                fuzzy=similarity,
                 unknown=unknown,
             )
             score = confidence(features)
@@ -157,6 +147,62 @@ class Matcher:
             )
             for score, doc, features in ranked
         ]
+
+    def _fuzzy(self, question: str, docs: list[int]) -> list[float]:
+        """Return each document's best rapidfuzz token-set similarity to a title or
+        question, in 0..1, all in one call (the question is prepared once)."""
+        texts = [text for doc in docs for text in self._folded[doc]]
+        if not texts:
+            return [0.0] * len(docs)
+        # Both sides are folded and processed once (the texts when the index is built), so
+        # the comparison itself runs without a processor.
+        scores = process.cdist([question], texts, scorer=fuzz.token_set_ratio, processor=None)[0]
+        best: list[float] = []
+        start = 0
+        for doc in docs:
+            end = start + len(self._folded[doc])
+            best.append(float(scores[start:end].max()) / 100.0 if end > start else 0.0)
+            start = end
+        return best
+
+    def _contributions(
+        self, groups: list[TermGroup], lang: Lang | None
+    ) -> tuple[np.ndarray[Any, np.dtype[np.float32]], np.ndarray[Any, np.dtype[np.bool_]]]:
+        """Return each group's contribution to each document, and where it is strong.
+
+        A group's contribution is its best term in the document; every (group, term)
+        posting is taken at once.
+        """
+        index = self.index
+        rows: list[int] = []
+        postings = []
+        scales: list[float] = []
+        across: list[float] = []
+        for row, group in enumerate(groups):
+            for term, weight in group.alternatives.items():
+                rows.append(row)
+                postings.append(index.postings[term])
+                scales.append(weight)
+                across.append(group.across[term])
+        contribution = np.zeros((len(groups), len(index)), dtype=np.float32)
+        strong = np.zeros((len(groups), len(index)), dtype=bool)
+        if not postings:
+            return contribution, strong
+        sizes = [len(posting.docs) for posting in postings]
+        docs = np.concatenate([posting.docs for posting in postings])
+        scale = np.repeat(np.array(scales, dtype=np.float32), sizes)
+        # Only English questions read German entries through translations at full weight:
+        # the content is mostly German, so the other way round would favour the few
+        # English variants of translated entries.
+        if lang is Lang.EN:
+            across_scale = np.repeat(np.array(across, dtype=np.float32), sizes)
+            scale = np.where(~self._english[docs], across_scale, scale)
+        values = np.concatenate([posting.scores for posting in postings]) * scale
+        np.maximum.at(contribution, (np.repeat(rows, sizes), docs), values)
+        strong_sizes = [len(posting.strong) for posting in postings]
+        strong_docs = np.concatenate([posting.strong for posting in postings])
+        strong[np.repeat(rows, strong_sizes), strong_docs] = True
+        return contribution, strong
 
     def _in_language(self, entry: Entry, lang: Lang | None) -> Entry:
         if entry.lang is (lang or Lang.DE) or not entry.translation:
@@ -197,14 +243,6 @@ class _Overlap:
             precision = len(explained) / len(text.stems)
             best = max(best, 2 * recall * precision / (recall + precision))
         return best
-
-
-def _fuzzy(question: str, texts: list[str]) -> float:
-    """Return the best rapidfuzz token-set similarity to a title or question, in 0..1."""
-    # Both sides are folded and processed once (the texts when the index is built), so
-    # the comparison itself runs without a processor.
-    best = process.extractOne(question, texts, scorer=fuzz.token_set_ratio, processor=None)
-    return best[1] / 100.0 if best else 0.0
 
 
 def confidence(features: Features) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from html import escape
 
@@ -22,6 +23,7 @@ class _Parser(MarkdownIt):
 _PARSER = _Parser("commonmark", {"html": False}).enable(["strikethrough", "table"])
 
 _RULE = "———"
+CACHED_TEXTS = 1024  # entry bodies whose rendering is kept (a few MB at most)
 _INLINE_CONTAINERS = frozenset({"inline", "em", "strong", "s", "link", "image"})
 
 
@@ -34,12 +36,15 @@ class _Context:
     in_link: bool = False
 
 
+# Answers render the same entry bodies again and again: parsed once per text and limit.
+@functools.lru_cache(maxsize=CACHED_TEXTS)
 def to_telegram_html(markdown: str) -> str:
     """Return the markdown as Telegram HTML; raw HTML in it is escaped, never passed on."""
     root = SyntaxTreeNode(_PARSER.parse(markdown))
     return _blocks(root.children, _Context(), "\n\n")
 
 
+@functools.lru_cache(maxsize=CACHED_TEXTS)
 def summary(markdown: str, limit: int = SUMMARY_MAX) -> str:
     """Return the first paragraph as escaped plain text, cut at a word to `limit` chars."""
     root = SyntaxTreeNode(_PARSER.parse(markdown))

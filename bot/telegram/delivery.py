@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from telegram import Bot, Message, ReplyParameters
+from telegram import Bot, ReplyParameters
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.delivery.dispatcher import DeliveryError, Progress, SaveProgress
@@ -213,17 +213,16 @@ class TelegramChannel:
             if linked is not None and linked.chat_id == chat_id and linked.card_message_id:
                 return linked.card_message_id  # sent and recorded before a crash
             async with self._budget.sending(chat_id):
-                sent = await self._bot.send_message(
+                sent = await self._send(
                     chat_id,
                     parts[0],
                     message_thread_id=thread_id,
                     reply_markup=keyboard(buttons(0)),
                     parse_mode=None if plain else "HTML",
                 )
-            await asyncio.to_thread(
-                self._threads.link, StaffThread(number, chat_id, thread_id, sent.message_id)
-            )
-            return sent.message_id
+            linked = StaffThread(number, chat_id, thread_id, sent)
+            await asyncio.to_thread(self._threads.link, linked)
+            return sent
 
         await step("card", card)
         thread = StaffThread(number, chat_id, thread_id, int(progress["card"]))
@@ -274,18 +273,22 @@ class TelegramChannel:
 
     # Calls
 
+    async def _send(self, chat_id: int, text: str, **options: Any) -> int:
+        """Send a message and return its id."""
+        sent = await self._bot.send_message(chat_id, text, **options)
+        return sent.message_id
+
     def _sender(
         self, chat_id: int, text: str, buttons: Keyboard, plain: bool
     ) -> Callable[[], Awaitable[int]]:
         async def send() -> int:
             async with self._budget.sending(chat_id):
-                sent = await self._bot.send_message(
+                return await self._send(
                     chat_id,
                     text,
                     reply_markup=keyboard(buttons),
                     parse_mode=None if plain else "HTML",
                 )
-            return sent.message_id
 
         return send
 
@@ -301,7 +304,7 @@ class TelegramChannel:
     ) -> Callable[[], Awaitable[int]]:
         async def send() -> int:
             async with self._budget.sending(thread.chat_id):
-                sent: Message = await self._bot.send_message(
+                sent = await self._send(
                     thread.chat_id,
                     text,
                     message_thread_id=thread.thread_id,
@@ -309,8 +312,8 @@ class TelegramChannel:
                     reply_markup=keyboard(buttons),
                     parse_mode=None if plain else "HTML",
                 )
-            await asyncio.to_thread(self._threads.remember, thread.chat_id, sent.message_id, number)
-            return sent.message_id
+            await asyncio.to_thread(self._threads.remember, thread.chat_id, sent, number)
+            return sent
 
         return send
 

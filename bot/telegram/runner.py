@@ -144,7 +144,7 @@ class Runner:
         if app.running:
             await app.stop()
         await app.shutdown()
-        await asyncio.to_thread(self._core.close)
+        await self._core.close()
 
     async def serve(self) -> None:
         """Run until SIGINT or SIGTERM."""

@@ -6,6 +6,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -38,6 +39,8 @@ from bot.triage.billing import Bill, Tariff
 
 Clock = Callable[[], datetime]
 DEFAULT_BUSY_TIMEOUT = 30.0
+BUSY_FIRST_PAUSE = 0.0001
+BUSY_MAX_PAUSE = 0.005
 
 
 class Rows:
@@ -94,10 +97,17 @@ class LockedConnection:
 class TicketStore(ConversationStore):
     """The ticket store over one SQLite file (WAL, foreign keys on, migrated on open)."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, clock: Clock) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        path: Path,
+        clock: Clock,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
         self._connection = connection
         self._path = path
         self._clock = clock
+        self._busy_timeout = busy_timeout
         # One connection may serve several threads (asyncio.to_thread); a transaction holds
         # the lock from BEGIN to COMMIT so they never interleave.
         self._lock = threading.RLock()
@@ -133,7 +143,7 @@ class TicketStore(ConversationStore):
         except BaseException:
             connection.close()
             raise
-        return cls(connection, path, clock or _utc_now)
+        return cls(connection, path, clock or _utc_now, busy_timeout)
 
     @property
     def path(self) -> Path:
@@ -171,7 +181,10 @@ class TicketStore(ConversationStore):
         """Run the block in one transaction (BEGIN IMMEDIATE); nested blocks use savepoints."""
         with self._lock:
             savepoint = f"nested_{self._depth}" if self._depth else None
-            self._connection.execute(f"SAVEPOINT {savepoint}" if savepoint else "BEGIN IMMEDIATE")
+            if savepoint:
+                self._connection.execute(f"SAVEPOINT {savepoint}")
+            else:
+                self._begin()
             self._depth += 1
             try:
                 yield
@@ -188,6 +201,38 @@ class TicketStore(ConversationStore):
             except BaseException:
                 self._roll_back(None)
                 raise
+
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE, waiting for another process's write in short steps.
+
+        SQLite's own busy handler sleeps 1, 2, 5, 10... ms between tries; the other writer
+        (the bot's other process) holds its lock for about a millisecond, so those sleeps
+        cost more than the wait. Here the tries come every 0.1 ms at first.
+        """
+        connection = self._connection
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+        deadline = time.monotonic() + self._busy_timeout
+        pause = BUSY_FIRST_PAUSE
+        connection.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                time.sleep(pause)
+                try:
+                    connection.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as error:
+                    if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise
+                pause = min(pause * 1.5, BUSY_MAX_PAUSE)
+        finally:
+            connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000):d}")
 
     def _roll_back(self, savepoint: str | None) -> None:
         # Some errors (a full disk, an interrupt) make SQLite roll back by itself; a second

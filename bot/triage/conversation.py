@@ -70,7 +70,7 @@ TICKETS_SHOWN = 10
 # Agree (billed) first, decline second: the order PRODUCT.md §5 fixes.
 CONSENT_BUTTONS = [[("consent_agree", "agree")], [("consent_decline", "decline")]]
 # Steps in which a text is not a question (a description, or an answer to a pending offer).
-_NOT_QUESTIONS = frozenset({Step.DESCRIPTION, Step.TIER, Step.CONSENT})
+_NOT_QUESTIONS = frozenset({Step.DESCRIPTION.value, Step.TIER.value, Step.CONSENT.value})
 
 Clock = Callable[[], datetime]
 # Buttons to show, in rows: (label key, action) or (label key, action, label values).
@@ -189,7 +189,7 @@ class Conversation:
         if not text or asks_for_human(text):
             return None
         saved = self.store.get_state(event.person.id)
-        if saved is not None and State.from_json(saved.data).step in _NOT_QUESTIONS:
+        if saved is not None and saved.data.get("step") in _NOT_QUESTIONS:
             return None
         if self.store.open_tickets(event.person.id):
             return None
