@@ -87,6 +87,8 @@ class Renderer:
         self._env = _environment(folder, self._formats)
         self._loaded: dict[str, _Loaded] = {}
         self._buttons, self._commands = _labels(folder / LABELS_FILE, self._env)
+        # Labels without values are the same every time: rendered once (most buttons).
+        self._plain_labels: dict[str, str] = {}
 
     @property
     def language(self) -> str:
@@ -120,13 +122,18 @@ class Renderer:
 
     def button(self, key: str, /, **values: object) -> str:
         """Return a button label as plain text (labels are not HTML)."""
+        if not values and key in self._plain_labels:
+            return self._plain_labels[key]
         label = self._buttons.get(key)
         if label is None:
             raise RenderError(f"{self._language}: no button label {key!r}")
         try:
-            return label.render(values).strip()
+            text = label.render(values).strip()
         except (jinja2.TemplateError, TypeError, ValueError) as error:
             raise RenderError(f"{self._language}/button {key}: {error}") from error
+        if not values:
+            self._plain_labels[key] = text
+        return text
 
     def button_keys(self) -> tuple[str, ...]:
         """Return the keys of every button label, in file order."""

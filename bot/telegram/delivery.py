@@ -19,6 +19,7 @@ from bot.delivery.dispatcher import DeliveryError, Progress, SaveProgress
 from bot.render import split_message, visible_text
 from bot.telegram.budget import FloodBudget
 from bot.telegram.translate import keyboard
+from bot.telegram.transport import call
 from bot.tickets.outbox import Outbox, OutboxItem
 from bot.tickets.protocol import ConversationStore
 from bot.tickets.threads import StaffThread, StaffThreads
@@ -273,10 +274,10 @@ class TelegramChannel:
 
     # Calls
 
-    async def _send(self, chat_id: int, text: str, **options: Any) -> int:
-        """Send a message and return its id."""
-        sent = await self._bot.send_message(chat_id, text, **options)
-        return sent.message_id
+    async def _send(self, chat_id: int, text: str, **options: object) -> int:
+        """Send a message and return its id (nothing else of the answer is needed)."""
+        sent = await call(self._bot, "sendMessage", {"chat_id": chat_id, "text": text, **options})
+        return int(sent["message_id"])
 
     def _sender(
         self, chat_id: int, text: str, buttons: Keyboard, plain: bool
@@ -308,7 +309,7 @@ class TelegramChannel:
                     thread.chat_id,
                     text,
                     message_thread_id=thread.thread_id,
-                    reply_parameters=None if reply_to is None else ReplyParameters(reply_to),
+                    reply_parameters=None if reply_to is None else {"message_id": reply_to},
                     reply_markup=keyboard(buttons),
                     parse_mode=None if plain else "HTML",
                 )

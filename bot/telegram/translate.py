@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, User
+from telegram import Message, MessageEntity, User
 
 from bot.triage.decisions import Keyboard
 from bot.triage.events import (
@@ -63,10 +63,12 @@ def _kind(message: Message) -> str:
     return "other"
 
 
-def keyboard(rows: Keyboard) -> InlineKeyboardMarkup | None:
-    """Return the inline keyboard for button rows (None when there are none)."""
+def keyboard(rows: Keyboard) -> dict[str, object] | None:
+    """Return the Bot API's inline keyboard object for button rows (None when there are none)."""
     if not rows:
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows]
-    )
+    return {
+        "inline_keyboard": [
+            [{"text": b.label, "callback_data": b.data} for b in row] for row in rows
+        ]
+    }

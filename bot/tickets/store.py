@@ -261,15 +261,17 @@ class TicketStore(ConversationStore):
         `wrote`: the customer just wrote to the bot, so they can be reached again.
         """
         with self.transaction():
-            self._execute(
+            (row,) = self._all(
                 "INSERT INTO customers (id, name, username, language, created_at)"
                 " VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET"
                 " name = excluded.name, username = excluded.username,"
-                " language = excluded.language" + (", unreachable_at = NULL" if wrote else ""),
+                " language = excluded.language"
+                + (", unreachable_at = NULL" if wrote else "")
+                + " RETURNING *",
                 (customer_id, name, username, Lang(language).value, self._now()),
             )
-            return self._customer(customer_id)
+            return rows.customer_from(row)
 
     def customer(self, customer_id: int) -> Customer | None:
         """Return the customer with this Telegram id, if known."""
@@ -609,9 +611,9 @@ class TicketStore(ConversationStore):
         with self.transaction():
             if customer_id is not None:
                 self._customer(customer_id)
-            cursor = self._execute(
+            (row,) = self._all(
                 "INSERT INTO questions (customer_id, asked_at, question, language, decision,"
-                " candidates) VALUES (?, ?, ?, ?, ?, ?)",
+                " candidates) VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
                 (
                     customer_id,
                     self._now(),
@@ -621,7 +623,7 @@ class TicketStore(ConversationStore):
                     _json([{"id": c.id, "score": c.score} for c in candidates]),
                 ),
             )
-            return self._question(_last_id(cursor))
+            return rows.question_from(row)
 
     def set_feedback(self, question_id: int, feedback: str) -> None:
         """Record the customer's feedback on the answer to a logged question."""

@@ -98,6 +98,7 @@ class _Turn:
 
     person: Person
     state: State
+    recorded_lang: Lang  # the customer's language as the store has it
     decisions: list[Decision] = field(default_factory=list)
     buttons: dict[str, str] | None = None
     forget: bool = False
@@ -239,13 +240,12 @@ class Conversation:
             username=person.username,
             wrote=wrote,
         )
-        return _Turn(person, state)
+        return _Turn(person, state, recorded_lang=state.lang)
 
     def _save(self, turn: _Turn) -> None:
         if turn.buttons is not None:
             turn.update(buttons=turn.buttons)
-        customer = self.store.customer(turn.person.id)
-        if customer is not None and customer.language is not turn.lang:
+        if turn.lang is not turn.recorded_lang:
             self.store.upsert_customer(
                 turn.person.id,
                 language=turn.lang,
