@@ -169,7 +169,7 @@ def build_telegram(
     )
     staff = StaffDirectory(application.bot, settings.all_staff_chats, config.staff_admins)
     core: Core = (
-        ProcessCore(config, start_worker, handle_in_worker, settings.workers)
+        ProcessCore(config, start_worker, handle_in_worker)
         if settings.workers
         else ThreadCore(handling(conversation, outbox))
     )

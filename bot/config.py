@@ -25,7 +25,6 @@ DEFAULT_BUSINESS_DAYS = "mon-fri"
 DEFAULT_BUSINESS_HOURS = "08:00-18:00"
 DEFAULT_HOLIDAYS_COUNTRY = "DE"
 DEFAULT_FIRST_RESPONSE = FirstResponse(standard_minutes=240, extended_minutes=480)
-MAX_WORKERS = 8  # worker processes for the conversation core
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -209,10 +208,8 @@ def _telegram(section: dict[str, Any], routing: dict[str, Any], path: Path) -> T
         if isinstance(chat, bool) or not isinstance(chat, int):
             raise ConfigError(f"{path}: [routing] {category} must be a staff group id")
     telegram = Telegram(**{**section, "staff_chats": tuple(chats)}, routing=dict(routing))
-    if not 0 <= telegram.workers <= MAX_WORKERS:
-        raise ConfigError(
-            f"{path}: [telegram] workers must be 0 (in the bot's process) to {MAX_WORKERS}"
-        )
+    if telegram.workers not in (0, 1):
+        raise ConfigError(f"{path}: [telegram] workers must be 0 (in the bot's process) or 1")
     if telegram.staff_rate_per_minute < 1:
         raise ConfigError(f"{path}: [telegram] staff_rate_per_minute must be at least 1")
     if telegram.digest_after < 1:

@@ -76,68 +76,58 @@ class ProcessCore:
         config: Config,
         start: Callable[[Config], None],
         handle: Callable[[CustomerEvent], Handled],
-        processes: int = 1,
     ) -> None:
         self._config = config
         self._start_worker = start
         self._handle = handle
-        self._workers: list[_Worker | None] = [None] * processes
-        self._starting: dict[int, asyncio.Future[_Worker]] = {}
+        self._worker: _Worker | None = None
+        self._starting: asyncio.Future[_Worker] | None = None
 
     @property
-    def pids(self) -> list[int]:
-        """Return the worker processes' ids, of those running (for tests)."""
-        return [w.pid for w in self._workers if w is not None and w.pid is not None]
+    def pid(self) -> int | None:
+        """Return the worker process's id, once it runs (for tests)."""
+        return None if self._worker is None else self._worker.pid
 
     async def handle(self, event: CustomerEvent) -> Handled:
-        """Handle one customer event in the least busy worker; replace a worker that died."""
+        """Handle one customer event in the worker process; replace a worker that died."""
         while True:
-            slot = min(range(len(self._workers)), key=self._load)
-            worker = self._workers[slot]
+            worker = self._worker
             if worker is None or worker.dead:
                 if worker is not None:
                     # Unless it died in the instant between its commit and its answer, the
                     # event left no trace: handle it again.
-                    LOG.error("a conversation worker process died; starting a new one")
-                worker = await self._start(slot)
+                    LOG.error("the conversation worker process died; starting a new one")
+                worker = await self._start()
             try:
                 return await worker.call(event)
             except _WorkerGoneError:
                 continue
 
-    async def _start(self, slot: int) -> _Worker:
-        """Start the slot's worker, once however many events ask for it meanwhile."""
-        starting = self._starting.get(slot)
+    async def _start(self) -> _Worker:
+        """Start the worker, once however many events ask for it meanwhile."""
+        starting = self._starting
         if starting is None:
-            starting = asyncio.ensure_future(
+            starting = self._starting = asyncio.ensure_future(
                 _Worker.start(self._config, self._start_worker, self._handle)
             )
-            self._starting[slot] = starting
             try:
-                self._workers[slot] = await starting
+                self._worker = await starting
             finally:
-                del self._starting[slot]
+                self._starting = None
         return await starting
 
-    def _load(self, slot: int) -> int:
-        worker = self._workers[slot]
-        return 0 if worker is None or worker.dead else worker.waiting
-
     def reload(self) -> None:
-        """Start fresh workers on the new content; the old ones finish what they have."""
-        for slot, old in enumerate(self._workers):
-            self._workers[slot] = None
-            if old is not None:
-                old.finish()
+        """Start a fresh worker on the new content; the old one finishes what it has."""
+        old, self._worker = self._worker, None
+        if old is not None:
+            old.finish()
 
     async def close(self) -> None:
-        """Wait for the events in hand, then stop the workers."""
-        old = [w for w in self._workers if w is not None]
-        self._workers = [None] * len(self._workers)
-        for worker in old:
-            worker.finish()
-        for worker in old:
-            await worker.stopped()
+        """Wait for the events in hand, then stop the worker."""
+        old, self._worker = self._worker, None
+        if old is not None:
+            old.finish()
+            await old.stopped()
 
 
 class _WorkerGoneError(Exception):
@@ -184,11 +174,6 @@ class _Worker:
     @property
     def pid(self) -> int | None:
         return self._process.pid
-
-    @property
-    def waiting(self) -> int:
-        """Return how many calls wait for their answer."""
-        return len(self._waiting)
 
     async def call(self, event: CustomerEvent) -> Handled:
         """Send an event and wait for its answer; raise _WorkerGoneError if the worker ends."""

@@ -6,6 +6,7 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from chat import Customer, conversation, replies, reply_text, to_staff
@@ -481,3 +482,29 @@ def test_support_under_an_answer_still_works_after_helped(anna: Customer) -> Non
     support = anna.button("Support")
     anna.press("Hat geholfen")
     assert replies(anna.press_data(support)) != ["button_expired"]
+
+
+# Matching outside the write transaction
+
+
+def test_questions_are_matched_before_the_transaction_begins(
+    bot: Conversation, anna: Customer, store: TicketStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Matching (the slow part) runs with no write lock held; texts that are no question
+    (a description asked for, a reply during an open ticket) are not matched at all."""
+    seen: list[tuple[str, bool]] = []
+    engine = bot.engine
+    decide = engine.decide
+
+    def spy(question: str, lang: Lang | None = None) -> Any:
+        seen.append((question, store.connection.in_transaction))
+        return decide(question, lang)
+
+    monkeypatch.setattr(engine, "decide", spy)
+    anna.say("Wie ändere ich mein Passwort im Kundencenter?")
+    assert seen == [("Wie ändere ich mein Passwort im Kundencenter?", False)]
+    seen.clear()
+    anna.command("support")
+    anna.say("Mein Mailpostfach nimmt seit heute keine Mails mehr an")  # the description
+    anna.say("Es betrifft info@example.de")  # to the open ticket
+    assert [question for question, _ in seen if question.startswith(("Mein", "Es "))] == []

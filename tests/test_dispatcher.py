@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import threading
@@ -519,3 +520,93 @@ def test_other_tickets_take_turns_by_number() -> None:
     chats = [router.chat_for(number, "mail") for number in range(1001, 1007)]
     assert chats == [-300, -100, -200, -300, -100, -200]  # 1001 % 3 == 2
     assert StaffRouter([-100], {}).chat_for(1234, "") == -100
+
+
+# Replies offered straight from the turn
+
+
+class CountingOutbox(Outbox):
+    """An outbox that counts the rounds' reads and the transactions marking deliveries."""
+
+    def __init__(self, store: TicketStore) -> None:
+        super().__init__(store)
+        self.reads = 0
+        self.mark_batches: list[list[int]] = []
+
+    def due(self, limit: int = 200) -> list[OutboxItem]:
+        self.reads += 1
+        return super().due(limit)
+
+    def delivered_many(self, items: Any) -> None:
+        items = list(items)
+        self.mark_batches.append([item_id for item_id, _ in items])
+        super().delivered_many(items)
+
+
+async def test_an_offered_reply_goes_out_without_a_round(store: TicketStore) -> None:
+    """A reply first in line is delivered from the offer: no round reads the outbox."""
+    outbox, channel = CountingOutbox(store), FakeChannel()
+    dispatcher = Dispatcher(outbox, {"telegram": channel}, time_scale=FAST)
+    with dispatcher.holding("customer:1"), outbox.collecting() as ready:
+        outbox.enqueue([reply(1, "a")])
+    dispatcher.offer(ready)
+    await until(lambda: outbox.waiting() == [])
+    assert channel.delivered == ["a"]
+    assert outbox.reads == 0
+
+
+async def test_rounds_leave_a_held_destination_alone(store: TicketStore) -> None:
+    """While a turn holds a customer, a round does not start their items: the offer does."""
+    outbox, channel = CountingOutbox(store), FakeChannel()
+    dispatcher = Dispatcher(outbox, {"telegram": channel}, time_scale=FAST)
+    with dispatcher.holding("customer:1"):
+        with outbox.collecting() as ready:
+            outbox.enqueue([reply(1, "a"), reply(2, "b")])
+        assert await dispatcher.round() == 1  # "b" starts, "a" waits for the offer
+        dispatcher.offer([item for item in ready if item.destination == "customer:1"])
+    await until(lambda: outbox.waiting() == [])
+    assert sorted(channel.delivered) == ["a", "b"]
+
+
+async def test_an_offer_for_a_busy_customer_falls_back_to_a_round(
+    outbox: Outbox, channel: FakeChannel
+) -> None:
+    """If the customer's earlier item is still on its way, the offer leaves it to `run`."""
+    dispatcher = Dispatcher(outbox, {"telegram": channel}, time_scale=FAST)
+    release = asyncio.Event()
+
+    async def hold(text: str) -> None:
+        if text == "a":
+            await release.wait()
+
+    channel.hold = hold
+    runner = asyncio.create_task(dispatcher.run())
+    try:
+        outbox.enqueue([reply(1, "a")])
+        dispatcher.wake()
+        await until(lambda: channel.running.total() == 1)
+        outbox.enqueue([reply(1, "b")])
+        dispatcher.offer(outbox.waiting("customer:1")[1:])
+        await asyncio.sleep(0.05)
+        assert channel.delivered == []  # "b" did not overtake or join "a"
+        release.set()
+        await until(lambda: outbox.waiting() == [])
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+    assert channel.delivered == ["a", "b"]
+
+
+async def test_deliveries_finishing_together_are_marked_in_one_transaction(
+    store: TicketStore,
+) -> None:
+    """Delivered marks queue behind the one being written: fewer transactions under load."""
+    outbox, channel = CountingOutbox(store), FakeChannel()
+    dispatcher = Dispatcher(outbox, {"telegram": channel}, time_scale=FAST)
+    for customer in range(1, 7):
+        outbox.enqueue([reply(customer, f"r{customer}")])
+    await dispatcher.drain()
+    marked = [item for batch in outbox.mark_batches for item in batch]
+    assert sorted(marked) == [item.id for item in outbox.items(include_delivered=True)]
+    assert len(outbox.mark_batches) < 6

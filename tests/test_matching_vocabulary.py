@@ -163,3 +163,24 @@ def test_query_does_not_correct_abbestellen_into_bestellen() -> None:
     query = analyse("Newsletter abbestellen", content)
     assert query.unknown == ("abbestellen",)
     assert not any(note.startswith("typo") for note in query.notes)
+
+
+def test_corrections_are_remembered_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typo is looked up once; the memory is emptied when it reaches its bound."""
+    monkeypatch.setattr("bot.matching.vocabulary.CORRECTIONS_KEPT", 2)
+    words = vocabulary("passwort", "postfach", "weiterleitung")
+    searches: list[str] = []
+    search = words._correct
+
+    def counting(word: str) -> str | None:
+        searches.append(word)
+        return search(word)
+
+    monkeypatch.setattr(words, "_correct", counting)
+    assert words.correct("paswort") == "passwort"
+    assert words.correct("paswort") == "passwort"
+    assert words.correct("postfahc") == "postfach"
+    assert searches == ["paswort", "postfahc"]
+    assert words.correct("weiterleitng") == "weiterleitung"  # the third: memory emptied first
+    assert words.correct("paswort") == "passwort"
+    assert searches == ["paswort", "postfahc", "weiterleitng", "paswort"]

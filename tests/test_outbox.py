@@ -446,3 +446,51 @@ def test_a_failure_in_a_turn_leaves_nothing_behind(
     assert any(isinstance(d, TicketOpened) for d in sent)
     assert len(store.consents_of_customer(anna.person.id)) == 1
     assert queued(store, since=before) == stored(sent)
+
+
+# Replies ready to go out at once
+
+
+def test_a_reply_first_in_line_is_collected(outbox: Outbox) -> None:
+    """Inside `collecting`, a reply with nothing before it for its customer is handed back."""
+    with outbox.collecting() as ready:
+        outbox.enqueue([reply(4242, "eins"), opened(1001)])
+    assert [(item.destination, item.payload["message"]["text"]) for item in ready] == [
+        ("customer:4242", "eins")
+    ]
+    (item,) = ready
+    assert item == outbox.item(item.id)  # the same item a round would read
+
+
+def test_a_reply_behind_another_is_left_to_a_round(outbox: Outbox) -> None:
+    """A reply queued behind a waiting one for the same customer must keep its place."""
+    outbox.enqueue([reply(4242, "eins")])
+    with outbox.collecting() as ready:
+        outbox.enqueue([reply(4242, "zwei"), reply(7, "für jemand anderen")])
+    assert [item.payload["message"]["text"] for item in ready] == ["für jemand anderen"]
+    with outbox.collecting() as ready:
+        outbox.enqueue([reply(8, "a"), reply(8, "b")])
+    assert [item.payload["message"]["text"] for item in ready] == ["a"]
+
+
+def test_nothing_is_collected_outside_the_context(outbox: Outbox) -> None:
+    """Queueing elsewhere (a desk action, a job) collects nothing for a later `collecting`."""
+    outbox.enqueue([reply(4242, "eins")])
+    outbox.delivered(last_id(outbox._store))
+    with outbox.collecting() as ready:
+        pass
+    assert ready == []
+
+
+def test_delivered_marks_go_in_one_transaction_with_the_last_progress(
+    outbox: Outbox, store: TicketStore
+) -> None:
+    """`delivered_many` marks items and keeps a final progress where one is given."""
+    outbox.enqueue([reply(1, "a"), reply(2, "b")])
+    first, second = outbox.waiting()
+    outbox.save_progress(second.id, {"part0": 5})
+    outbox.delivered_many([(first.id, {"part0": 9}), (second.id, None)])
+    assert outbox.waiting() == []
+    assert outbox.item(first.id).progress == {"part0": 9}
+    assert outbox.item(second.id).progress == {"part0": 5}
+    assert outbox.item(first.id).delivered_at is not None

@@ -403,3 +403,13 @@ def test_templates_use_only_known_files() -> None:
     for lang in LANGUAGES:
         for path in (TEMPLATES / lang).iterdir():
             assert path.name == "labels.yaml" or path.name.endswith((".html.j2", ".txt.j2"))
+
+
+def test_labels_with_values_are_rendered_each_time(tmp_path: Path) -> None:
+    """Fixed labels are rendered once and kept; labels with values follow their values."""
+    shutil.copytree(TEMPLATES, tmp_path, dirs_exist_ok=True)
+    renderer = Renderer("de", templates=tmp_path)
+    assert renderer.button("helped") == "👍 Hat geholfen"
+    assert renderer.button("helped") == "👍 Hat geholfen"
+    assert renderer.button("suggestion", title="Passwort ändern") == "Passwort ändern"
+    assert renderer.button("suggestion", title="Domain umziehen") == "Domain umziehen"

@@ -26,7 +26,15 @@ from bot.tickets.model import (
     TranscriptStep,
 )
 from bot.tickets.protocol import ConversationStore
-from bot.tickets.schema import MIGRATIONS, Migration, migrate, schema_version
+from bot.tickets.schema import (
+    MIGRATIONS,
+    TIME_FORMAT,
+    Migration,
+    migrate,
+    parse_time,
+    schema_version,
+    time_text,
+)
 from bot.tickets.sla import BusinessHours, FirstResponse
 from bot.tickets.store import TicketStore
 from bot.triage.billing import Tariff
@@ -806,3 +814,66 @@ def test_every_time_is_stored_as_fixed_width_utc_text(store: TicketStore) -> Non
     )
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
         store.connection.execute("UPDATE tickets SET sla_due_at = '2026-06-15 12:00'")
+
+
+# Waiting for another process's write
+
+
+def _hold_write_lock(path: Path, seconds: float, locked: threading.Event) -> None:
+    """Hold the database's write lock from another connection for a while."""
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time_module.sleep(seconds)
+        other.execute("COMMIT")
+    finally:
+        other.close()
+
+
+def test_a_transaction_waits_for_another_writer(tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE tries again in short steps while another connection writes."""
+    path = tmp_path / "t.sqlite3"
+    with TicketStore.open(path) as store:
+        locked = threading.Event()
+        holder = threading.Thread(target=_hold_write_lock, args=(path, 0.05, locked))
+        holder.start()
+        locked.wait()
+        started = time_module.monotonic()
+        with store.transaction():
+            store.upsert_customer(ANNA, language=Lang.DE, name="Anna", username=None)
+        waited = time_module.monotonic() - started
+        holder.join()
+        assert 0.04 < waited < 1.0
+        assert store.customer(ANNA) is not None
+
+
+def test_a_transaction_gives_up_after_the_busy_timeout(tmp_path: Path) -> None:
+    """A writer that never lets go: the database is reported busy after the timeout."""
+    path = tmp_path / "t.sqlite3"
+    with TicketStore.open(path, busy_timeout=0.2) as store:
+        locked = threading.Event()
+        holder = threading.Thread(target=_hold_write_lock, args=(path, 1.0, locked))
+        holder.start()
+        locked.wait()
+        started = time_module.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="locked"), store.transaction():
+            pass
+        assert 0.15 < time_module.monotonic() - started < 0.9
+        holder.join()
+        with store.transaction():  # the connection is usable again, with its timeout back
+            assert store.connection.raw.execute("PRAGMA busy_timeout").fetchone()[0] == 200
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 27, 3, 12, 35, 368786, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=ZoneInfo("Europe/Berlin")),
+        datetime(2027, 6, 30, 23, 59, 59, 1, tzinfo=ZoneInfo("America/New_York")),
+    ],
+)
+def test_time_text_writes_the_stored_format(moment: datetime) -> None:
+    """The fast formatting writes exactly TIME_FORMAT, in UTC, and reads back."""
+    assert time_text(moment) == moment.astimezone(UTC).strftime(TIME_FORMAT)
+    assert parse_time(time_text(moment)) == moment

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 import os
 import signal
 from pathlib import Path
 
+import pytest
 from chat import CONTENT
 
 from bot.app import handle_in_worker, start_worker
@@ -27,9 +30,56 @@ async def test_a_dead_worker_is_replaced_and_the_event_handled(tmp_path: Path) -
         assert [d.message.template for d in first if isinstance(d, Reply)] == ["answer"]
         # The answer is first in line for the customer: it can go out without a round.
         assert [item.payload["message"]["template"] for item in ready] == ["answer"]
-        (pid,) = core.pids
-        os.kill(pid, signal.SIGKILL)
+        assert core.pid is not None
+        os.kill(core.pid, signal.SIGKILL)
         again, _ = await core.handle(CustomerText(person, QUESTION))
         assert [d.message.template for d in again if isinstance(d, Reply)] == ["answer"]
+    finally:
+        await core.close()
+
+
+async def test_events_at_start_share_one_worker(tmp_path: Path) -> None:
+    """Events arriving while the worker starts wait for that one worker, not one each."""
+    config = Config(content_path=CONTENT, database=tmp_path / "t.sqlite3")
+    core = ProcessCore(config, start_worker, handle_in_worker)
+    try:
+        people = [Person(10 + n, f"K{n}", None, "de") for n in range(4)]
+        answers = await asyncio.gather(*(core.handle(CustomerText(p, QUESTION)) for p in people))
+        assert all(ready for _, ready in answers)
+        assert len(multiprocessing.active_children()) == 1
+    finally:
+        await core.close()
+    assert multiprocessing.active_children() == []
+
+
+async def test_an_error_in_the_worker_reaches_the_caller(tmp_path: Path) -> None:
+    """An exception while handling an event is raised in the bot's process; the worker stays."""
+    config = Config(content_path=CONTENT, database=tmp_path / "t.sqlite3")
+    core = ProcessCore(config, start_worker, handle_in_worker)
+    try:
+        with pytest.raises(AttributeError):
+            await core.handle(CustomerText(None, QUESTION))  # type: ignore[arg-type]
+        pid = core.pid
+        first, _ = await core.handle(CustomerText(Person(7, "Anna", None, "de"), QUESTION))
+        assert [d.message.template for d in first if isinstance(d, Reply)] == ["answer"]
+        assert core.pid == pid
+    finally:
+        await core.close()
+
+
+async def test_a_reload_starts_a_new_worker_and_the_old_one_finishes(tmp_path: Path) -> None:
+    """After a content reload the next event goes to a fresh worker; the old one exits."""
+    config = Config(content_path=CONTENT, database=tmp_path / "t.sqlite3")
+    core = ProcessCore(config, start_worker, handle_in_worker)
+    try:
+        person = Person(7, "Anna", None, "de")
+        await core.handle(CustomerText(person, QUESTION))
+        old = core.pid
+        core.reload()
+        await core.handle(CustomerText(person, QUESTION))
+        assert core.pid not in (None, old)
+        async with asyncio.timeout(10):
+            while old in [child.pid for child in multiprocessing.active_children()]:
+                await asyncio.sleep(0.05)
     finally:
         await core.close()

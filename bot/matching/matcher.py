@@ -157,13 +157,11 @@ class Matcher:
         # Both sides are folded and processed once (the texts when the index is built), so
         # the comparison itself runs without a processor.
         scores = process.cdist([question], texts, scorer=fuzz.token_set_ratio, processor=None)[0]
-        best: list[float] = []
-        start = 0
-        for doc in docs:
-            end = start + len(self._folded[doc])
-            best.append(float(scores[start:end].max()) / 100.0 if end > start else 0.0)
-            start = end
-        return best
+        # Each document's best, in one call over the documents that have texts.
+        sizes = [len(self._folded[doc]) for doc in docs]
+        starts = np.cumsum([0, *sizes[:-1]])[np.array(sizes) > 0]
+        best = iter((np.maximum.reduceat(scores, starts) / 100.0).tolist())
+        return [next(best) if size else 0.0 for size in sizes]
 
     def _contributions(
         self, groups: list[TermGroup], lang: Lang | None

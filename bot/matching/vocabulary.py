@@ -17,6 +17,7 @@ from bot.matching.text import Stemmers
 MIN_PART = 3
 # Shorter content words are not split: "postfach" is not "post" + "fach" for anyone.
 MIN_COMPOUND = 8
+CORRECTIONS_KEPT = 4096  # typo corrections remembered (then forgotten all at once)
 # German compounds join their parts with a linking element ("Abwesenheit-s-notiz").
 # Longest first, so "abwesenheits-notiz" splits into "abwesenheit" and "notiz".
 _LINKS = ("es", "en", "s", "n", "")
@@ -47,6 +48,9 @@ class Vocabulary:
         self._spellings = _Spellings(
             word for word in self.words if len(word) >= 4 and word.isalpha()
         )
+        # Customers make the same typos: the search for a word's nearest spellings is the
+        # slow part of reading a question, so its answers are kept (up to a bound).
+        self._corrections: dict[str, str | None] = {}
         # The content's own words are split once, sharing what is known about their parts.
         splitter = _Splitter(self.knows)
         self._compounds = {
@@ -107,6 +111,15 @@ class Vocabulary:
         """Return the known word a typo most likely meant, or None when unsure."""
         if len(word) < 4 or not word.isalpha():
             return None
+        if word in self._corrections:
+            return self._corrections[word]
+        if len(self._corrections) >= CORRECTIONS_KEPT:
+            self._corrections.clear()
+        fixed = self._correct(word)
+        self._corrections[word] = fixed
+        return fixed
+
+    def _correct(self, word: str) -> str | None:
         limit = 1 if len(word) < 8 else 2
         # Fewest edits first (a swap of two letters is one edit), then the commoner word.
         best: tuple[int, int, str] | None = None
