@@ -337,8 +337,8 @@ TIMED_PHASES: tuple[tuple[str, str, str | None, str, str], ...] = (
      "TelegramChannel", "deliver", ASYNC),
     ("    split_message: cutting the reply to 4096", "bot.telegram.delivery", None,
      "split_message", SYNC),
-    ("    ExtBot.send_message: PTB + httpx + the fake's answer", "telegram.ext", "ExtBot",
-     "send_message", ASYNC),
+    ("    transport.call: the Bot API call (aiohttp) + the fake's answer",
+     "bot.telegram.delivery", None, "call", ASYNC),
 )  # fmt: skip
 SQL_TRANSACTION = "    SQLite: BEGIN / COMMIT / SAVEPOINT"
 SQL_STATEMENT = "    SQLite: other statements"
@@ -666,8 +666,9 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("conversation (bot/triage, bot/content)", ("/bot/triage/", "/bot/content/")),
     ("telegram adapter (bot/telegram)", ("/bot/telegram/",)),
     ("PTB (telegram, telegram.ext)", ("/telegram/",)),
-    ("HTTP client (httpx, httpcore, h11, anyio, urllib)",
-     ("/httpx/", "/httpcore/", "/h11/", "/anyio/", "/urllib/")),
+    ("HTTP client (aiohttp, yarl, multidict)",
+     ("/aiohttp/", "/yarl/", "/multidict/", "/httpx/", "/httpcore/", "/h11/", "/anyio/",
+      "/urllib/")),
     # httpcore tries `import sniffio` for every lock it makes; without sniffio installed
     # (anyio >= 4.11 no longer pulls it in) each failed import searches sys.path again.
     ("imports at run time (httpcore's failing `import sniffio`)",
@@ -692,11 +693,12 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("    Catalogue.render: reply templates", "bot/render/catalogue.py", "render"),
     ("  Dispatcher._due: reading the outbox", "bot/delivery/dispatcher.py", "_due"),
     ("  Outbox: recording progress and delivery", "bot/tickets/outbox.py", "save_progress"),
-    ("  Outbox.delivered", "bot/tickets/outbox.py", "delivered"),
+    ("  Outbox.delivered_many: delivered marks", "bot/tickets/outbox.py", "delivered_many"),
     ("  TelegramChannel.deliver: one outbox item (event loop)", "bot/telegram/delivery.py",
      "deliver"),
     ("    split_message: cutting to 4096", "bot/render/split.py", "split_message"),
-    ("    Bot.send_message: PTB + httpx round trip", "telegram/_bot.py", "send_message"),
+    ("    transport.call: PTB's request layer + aiohttp round trip", "bot/telegram/transport.py",
+     "call"),
     ("Updater: getUpdates and parsing updates", "telegram/ext/_updater.py", "polling_action_cb"),
 )  # fmt: skip
 
