@@ -877,3 +877,30 @@ def test_time_text_writes_the_stored_format(moment: datetime) -> None:
     """The fast formatting writes exactly TIME_FORMAT, in UTC, and reads back."""
     assert time_text(moment) == moment.astimezone(UTC).strftime(TIME_FORMAT)
     assert parse_time(time_text(moment)) == moment
+
+
+def test_an_all_or_nothing_transaction_takes_no_savepoints(store: TicketStore) -> None:
+    """Nested blocks in an all-or-nothing transaction run without savepoints; a failure
+    undoes everything, and the next transaction nests with savepoints again."""
+    statements: list[str] = []
+    store.connection.raw.set_trace_callback(statements.append)
+    with store.transaction(all_or_nothing=True):
+        store.upsert_customer(ANNA, language=Lang.DE, name="Anna", username=None)
+        store.put_state(ANNA, {"step": "idle"})
+    assert not [s for s in statements if s.startswith(("SAVEPOINT", "RELEASE"))]
+
+    def failing_turn() -> None:
+        with store.transaction(all_or_nothing=True):
+            store.put_state(ANNA, {"step": "tier"})
+            store.put_state(BERT, {"step": "idle"})  # BERT is unknown: fails
+
+    with pytest.raises(NotFoundError):
+        failing_turn()
+    state = store.get_state(ANNA)
+    assert state is not None
+    assert state.data == {"step": "idle"}
+    statements.clear()
+    with store.transaction():
+        store.put_state(ANNA, {"step": "consent"})
+    assert any(s.startswith("SAVEPOINT") for s in statements)
+    store.connection.raw.set_trace_callback(None)

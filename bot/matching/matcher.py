@@ -218,6 +218,8 @@ class _Overlap:
         for row, group in enumerate(groups):
             for term in group.alternatives:
                 self._bits[term] = self._bits.get(term, 0) | 1 << row
+        # A set, so that `&` walks the smaller side (a text has a few stems).
+        self._terms = frozenset(self._bits)
         self._weights = [group.weight for group in groups]
         self._total = sum(self._weights)
         self._recall: dict[int, float] = {}
@@ -226,7 +228,7 @@ class _Overlap:
         """Return the best F1 over the texts (0 when none shares a word with the question)."""
         best = 0.0
         for text in texts:
-            explained = text.stems.intersection(self._bits)
+            explained = text.stems & self._terms
             if not explained:
                 continue
             mask = 0

@@ -29,8 +29,11 @@ from bot.triage.billing import Tariff
 class ConversationStore(Protocol):
     """What the conversation and the staff side need from a ticket store."""
 
-    def transaction(self) -> AbstractContextManager[None]:
-        """Return a context in which every change commits together or not at all."""
+    def transaction(self, *, all_or_nothing: bool = False) -> AbstractContextManager[None]:
+        """Return a context in which every change commits together or not at all.
+
+        `all_or_nothing`: nested blocks take no savepoints (a failure undoes everything).
+        """
         ...
 
     def upsert_customer(

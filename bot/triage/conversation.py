@@ -163,7 +163,8 @@ class Conversation:
         person = event.person
         with self.customer_lock(person.id):
             matched = self._match_early(event)
-            with self.store.transaction():
+            # Nothing in a turn catches a store error: one failure undoes the whole turn.
+            with self.store.transaction(all_or_nothing=True):
                 turn = self._begin(person, wrote=True)
                 turn.matched = matched
                 self._dispatch(turn, event)
