@@ -38,6 +38,10 @@ class Lexicon:
                 else:
                     key = frozenset(stemmers.stems(word)[0] for word in term)
                     self._phrases.append((key, group_id))
+        # Each phrase under one of its stems: a question looks only at phrases it may hold.
+        self._phrases_by_stem: dict[str, list[int]] = defaultdict(list)
+        for position, (key, _) in enumerate(self._phrases):
+            self._phrases_by_stem[min(key)].append(position)
         self._stemmers = stemmers
 
     def __len__(self) -> int:
@@ -55,7 +59,10 @@ class Lexicon:
                     if term != (word,)
                 )
         present = set(first_stems)
-        for key, group_id in self._phrases:
+        candidates = sorted(
+            position for stem in present for position in self._phrases_by_stem.get(stem, ())
+        )
+        for key, group_id in (self._phrases[position] for position in candidates):
             if key <= present:
                 position = max(first_stems.index(stem) for stem in key)
                 found.extend(

@@ -106,29 +106,34 @@ class Matcher:
         depth = min(RESCORE_DEPTH + RESCORE_DEPTH // 2, n_docs)
         order = np.argpartition(-lexical, depth - 1)[:depth]
         order = order[np.argsort(-lexical[order], kind="stable")]
+        # Python floats for the documents in reach: numpy scalars are slow one at a time.
+        ordered = order.tolist()
+        lexicals = lexical[order].tolist()
         visited: list[int] = []
         groups_seen: set[int] = set()
-        for position in order:
-            doc = int(position)
-            if lexical[doc] <= 0:
+        for doc, value in zip(ordered, lexicals, strict=True):
+            if value <= 0:
                 break
             # Far behind the best, an entry's confidence is near zero whatever it re-scores;
             # the report still lists the usual number of candidates.
-            if lexical[doc] <= MIN_RELATIVE * top_lexical and len(groups_seen) >= REPORTED:
+            if value <= MIN_RELATIVE * top_lexical and len(groups_seen) >= REPORTED:
                 break
             visited.append(doc)
             groups_seen.add(index.group_of[doc])
         overlap = _Overlap(groups)
         fuzzy = self._fuzzy(folded_question, visited)
+        lexicals = lexical[visited].tolist()
+        coverages = coverage[visited].tolist()
+        focuses = focus[visited].tolist()
         best_by_group: dict[int, tuple[float, int, Features]] = {}
-        for doc, similarity in zip(visited, fuzzy, strict=True):
+        for position, doc in enumerate(visited):
             features = Features(
-                lexical=float(lexical[doc]),
-                relative=float(lexical[doc]) / top_lexical,
-                coverage=float(coverage[doc]),
-                focus=float(focus[doc]),
+                lexical=lexicals[position],
+                relative=lexicals[position] / top_lexical,
+                coverage=coverages[position],
+                focus=focuses[position],
                 overlap=overlap.best(index.short_texts[doc]),
-                fuzzy=similarity,
+                fuzzy=fuzzy[position],
                 unknown=unknown,
             )
             score = confidence(features)
@@ -138,14 +143,15 @@ class Matcher:
             if group_id not in best_by_group or score > best_by_group[group_id][0]:
                 best_by_group[group_id] = (score, doc, features)
         ranked = sorted(best_by_group.values(), key=lambda pair: -pair[0])[:RESCORE_DEPTH]
+        hits = matched[:, [doc for _, doc, _ in ranked]].T.tolist()
         return [
             Candidate(
                 entry=self._in_language(index.entries[doc], lang),
                 score=round(score, 4),
-                matched=tuple(g.word for row, g in enumerate(groups) if matched[row, doc]),
+                matched=tuple(g.word for g, hit in zip(groups, row, strict=True) if hit),
                 features=features,
             )
-            for score, doc, features in ranked
+            for (score, doc, features), row in zip(ranked, hits, strict=True)
         ]
 
     def _fuzzy(self, question: str, docs: list[int]) -> list[float]:
