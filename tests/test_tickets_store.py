@@ -839,13 +839,19 @@ def test_a_transaction_waits_for_another_writer(tmp_path: Path) -> None:
         holder = threading.Thread(target=_hold_write_lock, args=(path, 0.05, locked))
         holder.start()
         locked.wait()
+        statements: list[str] = []
+        store.connection.raw.set_trace_callback(statements.append)
         started = time_module.monotonic()
         with store.transaction():
             store.upsert_customer(ANNA, language=Lang.DE, name="Anna", username=None)
         waited = time_module.monotonic() - started
+        store.connection.raw.set_trace_callback(None)
         holder.join()
         assert 0.04 < waited < 1.0
         assert store.customer(ANNA) is not None
+        # The store's own tries, not one BEGIN sleeping in SQLite's busy handler.
+        assert statements[0] == "PRAGMA busy_timeout = 0"
+        assert statements.count("BEGIN IMMEDIATE") > 3
 
 
 def test_a_transaction_gives_up_after_the_busy_timeout(tmp_path: Path) -> None:

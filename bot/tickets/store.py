@@ -222,32 +222,30 @@ class TicketStore(ConversationStore):
 
         SQLite's own busy handler sleeps 1, 2, 5, 10... ms between tries; the other writer
         (the bot's other process) holds its lock for about a millisecond, so those sleeps
-        cost more than the wait. Here the tries come every 0.1 ms at first.
+        cost more than the wait. Here the handler is off while beginning, and the tries
+        come every 0.1 ms at first, up to the busy timeout.
         """
-        connection = self._connection
+        deadline = time.monotonic() + self._busy_timeout
+        pause = BUSY_FIRST_PAUSE
+        self._connection.execute("PRAGMA busy_timeout = 0")
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            return
+            while (busy := self._try_begin()) is not None:
+                if time.monotonic() >= deadline:
+                    raise busy
+                time.sleep(pause)
+                pause = min(pause * 1.5, BUSY_MAX_PAUSE)
+        finally:
+            self._connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000):d}")
+
+    def _try_begin(self) -> sqlite3.OperationalError | None:
+        """Begin a write transaction, or return the error if another connection writes."""
+        try:
+            self._connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
             if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
                 raise
-        deadline = time.monotonic() + self._busy_timeout
-        pause = BUSY_FIRST_PAUSE
-        connection.execute("PRAGMA busy_timeout = 0")
-        try:
-            while True:
-                time.sleep(pause)
-                try:
-                    connection.execute("BEGIN IMMEDIATE")
-                    return
-                except sqlite3.OperationalError as error:
-                    if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                        raise
-                    if time.monotonic() >= deadline:
-                        raise
-                pause = min(pause * 1.5, BUSY_MAX_PAUSE)
-        finally:
-            connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000):d}")
+            return error
+        return None
 
     def _roll_back(self, savepoint: str | None) -> None:
         # Some errors (a full disk, an interrupt) make SQLite roll back by itself; a second
