@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 
 from bot.content.model import Lang
-from bot.matching.text import content_words, detect_language, fold, stopwords, words
+from bot.matching.text import Stemmers, content_words, detect_language, fold, stopwords, words
 
 
 @pytest.mark.parametrize(
@@ -119,3 +119,26 @@ def test_detect_language_counts_sharp_s_as_german() -> None:
 def test_detect_language_recognises_decomposed_umlauts() -> None:
     """A decomposed umlaut (as macOS keyboards send it) marks German like a composed one."""
     assert detect_language(unicodedata.normalize("NFD", "Kündigung")) is Lang.DE
+
+
+def test_stems_are_remembered_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A word is stemmed once; the memory is emptied when it reaches its bound."""
+    monkeypatch.setattr("bot.matching.text.STEMS_KEPT", 2)
+    monkeypatch.setattr(Stemmers, "_known", {})
+    stemmed: list[str] = []
+    stem = Stemmers.stem
+
+    def counting(word: str, lang: Lang) -> str:
+        stemmed.append(word)
+        return stem(word, lang)
+
+    monkeypatch.setattr(Stemmers, "stem", staticmethod(counting))
+    stemmers = Stemmers()
+    first = stemmers.stems("postfaecher")
+    assert stemmers.stems("postfaecher") == first
+    assert stemmed == ["postfaecher", "postfaecher"]  # once per language, once in all
+    stemmers.stems("passwort")
+    stemmers.stems("weiterleitung")  # the third word: the memory is emptied first
+    assert stemmers.stems("postfaecher") == first
+    assert stemmed.count("postfaecher") == 4
+    assert len(Stemmers._known) <= 2

@@ -73,7 +73,7 @@ class Matcher:
         lang = lang or detect_language(question)
         query = analyse(question, self.index)
         lang = lang or self.index.vocabulary.language_of(g.word for g in query.groups)
-        candidates = tuple(self._score(query, lang)[:limit])
+        candidates = tuple(self._score(query, lang, limit))
         if lang is None:
             lang = Lang.DE
         return Ranking(
@@ -84,7 +84,7 @@ class Matcher:
             unknown=query.unknown,
         )
 
-    def _score(self, query: Query, lang: Lang | None) -> list[Candidate]:
+    def _score(self, query: Query, lang: Lang | None, limit: int) -> list[Candidate]:
         index = self.index
         n_docs = len(index)
         groups = [g for g in query.groups if g.weight > 0]
@@ -125,33 +125,37 @@ class Matcher:
         lexicals = lexical[visited].tolist()
         coverages = coverage[visited].tolist()
         focuses = focus[visited].tolist()
-        best_by_group: dict[int, tuple[float, int, Features]] = {}
+        # Features are built for the reported candidates only: a frozen dataclass per
+        # document in reach costs more than its confidence.
+        best_by_group: dict[int, tuple[float, int, tuple[float, ...]]] = {}
         for position, doc in enumerate(visited):
-            features = Features(
-                lexical=lexicals[position],
-                relative=lexicals[position] / top_lexical,
-                coverage=coverages[position],
-                focus=focuses[position],
-                overlap=overlap.best(index.short_texts[doc]),
-                fuzzy=fuzzy[position],
-                unknown=unknown,
+            values = (
+                lexicals[position],
+                lexicals[position] / top_lexical,
+                coverages[position],
+                focuses[position],
+                overlap.best(index.short_texts[doc]),
+                fuzzy[position],
+                unknown,
             )
-            score = confidence(features)
+            score = confidence(values)
             if lang and index.entries[doc].lang is not lang:
                 score *= OTHER_LANGUAGE_PENALTY
             group_id = index.group_of[doc]
             if group_id not in best_by_group or score > best_by_group[group_id][0]:
-                best_by_group[group_id] = (score, doc, features)
-        ranked = sorted(best_by_group.values(), key=lambda pair: -pair[0])[:RESCORE_DEPTH]
+                best_by_group[group_id] = (score, doc, values)
+        ranked = sorted(best_by_group.values(), key=lambda pair: -pair[0])[
+            : min(limit, RESCORE_DEPTH)
+        ]
         hits = matched[:, [doc for _, doc, _ in ranked]].T.tolist()
         return [
             Candidate(
                 entry=self._in_language(index.entries[doc], lang),
                 score=round(score, 4),
                 matched=tuple(g.word for g, hit in zip(groups, row, strict=True) if hit),
-                features=features,
+                features=Features(*values),
             )
-            for (score, doc, features), row in zip(ranked, hits, strict=True)
+            for (score, doc, values), row in zip(ranked, hits, strict=True)
         ]
 
     def _fuzzy(self, question: str, docs: list[int]) -> list[float]:
@@ -251,18 +255,20 @@ class _Overlap:
         return best
 
 
-def confidence(features: Features) -> float:
-    """Map the ranking features to a probability that the entry answers the question."""
+def confidence(values: tuple[float, ...]) -> float:
+    """Map the ranking features, as values in the order of Features' fields, to a
+    probability that the entry answers the question."""
+    lexical, relative, coverage, focus, overlap, fuzzy, unknown = values
     # Logistic regression fitted on the development cases (tests/eval), see docs/matching.md;
     # the penalty for words no entry knows is set by policy, not fitted (see UNKNOWN_PENALTY).
     z = (
         -9.22
-        + 1.65 * features.lexical
-        + 5.74 * features.relative
-        + 0.44 * features.coverage
-        + 0.44 * features.focus
-        + 2.17 * features.overlap
-        + 2.05 * features.fuzzy
-        - UNKNOWN_PENALTY * features.unknown
+        + 1.65 * lexical
+        + 5.74 * relative
+        + 0.44 * coverage
+        + 0.44 * focus
+        + 2.17 * overlap
+        + 2.05 * fuzzy
+        - UNKNOWN_PENALTY * unknown
     )
     return 1.0 / (1.0 + math.exp(-z))

@@ -22,6 +22,7 @@ _SPELLINGS = (
     ("fi", re.compile(r"\bwi[\s-]?fi\b"), "wlan"),
 )
 _WORD = re.compile(r"[a-z0-9]+")
+STEMS_KEPT = 16_384  # words whose stems are remembered (then forgotten all at once)
 
 # The English list in `stop-words` is long and contains words that carry meaning for a
 # hoster ("site", "mx", "down", "bill"): those are kept as content words.
@@ -87,13 +88,15 @@ def _lexicon_words() -> set[str]:
 class Stemmers:
     """Snowball stemmers for the supported languages."""
 
-    # No caches: stemming a word takes about a microsecond, PyStemmer's own cache makes it
-    # three to six times slower, and a process-wide cache fills with every word ever asked
-    # about. The index stems each of its words once while it is built.
+    # PyStemmer's own cache is off: it makes stemming three to six times slower. A question
+    # asks for the stems of each of its words several times (known word? synonyms? index
+    # terms?), so `stems` remembers its answers in a dict, emptied when full: customers
+    # keep using the same few thousand words.
     _snowball: ClassVar[dict[Lang, Stemmer.Stemmer]] = {
         Lang.DE: Stemmer.Stemmer("german", 0),
         Lang.EN: Stemmer.Stemmer("english", 0),
     }
+    _known: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     @staticmethod
     def stem(word: str, lang: Lang) -> str:
@@ -102,9 +105,15 @@ class Stemmers:
 
     def stems(self, word: str) -> tuple[str, ...]:
         """Return the distinct stems of a word under every language."""
-        de = self.stem(word, Lang.DE)
-        en = self.stem(word, Lang.EN)
-        return (de,) if de == en else (de, en)
+        known = Stemmers._known
+        found = known.get(word)
+        if found is None:
+            if len(known) >= STEMS_KEPT:
+                known.clear()
+            de = self.stem(word, Lang.DE)
+            en = self.stem(word, Lang.EN)
+            found = known[word] = (de,) if de == en else (de, en)
+        return found
 
 
 def content_words(text: str) -> list[str]:
