@@ -56,7 +56,7 @@ class ConversationStore(Protocol):
         """Return the saved conversation state of a customer, if any."""
         ...
 
-    def put_state(self, customer_id: int, data: Mapping[str, Any]) -> ConversationState:
+    def put_state(self, customer_id: int, data: Mapping[str, Any]) -> None:
         """Save the conversation state of a known customer, replacing what was there."""
         ...
 

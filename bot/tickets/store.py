@@ -300,19 +300,16 @@ class TicketStore(ConversationStore):
             customer_id, json.loads(row["state"]), parse_time(row["updated_at"])
         )
 
-    def put_state(self, customer_id: int, data: Mapping[str, Any]) -> ConversationState:
+    def put_state(self, customer_id: int, data: Mapping[str, Any]) -> None:
         """Save the conversation state of a known customer, replacing what was there."""
-        state = _json(dict(data))
         with self.transaction():
-            self._customer(customer_id)
-            now = self._now()
-            self._execute(
+            self._for_customer(
+                customer_id,
                 "INSERT INTO conversation_states (customer_id, state, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (customer_id) DO UPDATE SET"
                 " state = excluded.state, updated_at = excluded.updated_at",
-                (customer_id, state, now),
+                (customer_id, _json(dict(data)), self._now()),
             )
-        return ConversationState(customer_id, json.loads(state), parse_time(now))
 
     # Consents
 
@@ -621,22 +618,30 @@ class TicketStore(ConversationStore):
         candidates: Sequence[ScoredEntry] = (),
     ) -> LoggedQuestion:
         """Log a question with the bot's decision and the top candidates with their scores."""
+        asked_at = self._clock().astimezone(UTC)
         with self.transaction():
-            if customer_id is not None:
-                self._customer(customer_id)
-            (row,) = self._all(
+            (row,) = self._for_customer(
+                customer_id,
                 "INSERT INTO questions (customer_id, asked_at, question, language, decision,"
-                " candidates) VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+                " candidates) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     customer_id,
-                    self._now(),
+                    time_text(asked_at),
                     question,
                     Lang(language).value,
                     str(decision),
                     _json([{"id": c.id, "score": c.score} for c in candidates]),
                 ),
             )
-            return rows.question_from(row)
+        return LoggedQuestion(
+            id=row["id"],
+            customer_id=customer_id,
+            asked_at=asked_at,
+            question=question,
+            language=Lang(language),
+            decision=str(decision),
+            candidates=tuple(ScoredEntry(str(c.id), float(c.score)) for c in candidates),
+        )
 
     def set_feedback(self, question_id: int, feedback: str) -> None:
         """Record the customer's feedback on the answer to a logged question."""
@@ -750,10 +755,22 @@ class TicketStore(ConversationStore):
             raise NotFoundError(f"no ticket message {message_id}")
         return rows.message_from(row)
 
+    def _for_customer(
+        self, customer_id: int | None, sql: str, parameters: Sequence[object]
+    ) -> list[sqlite3.Row]:
+        """Run a statement that writes a row of a customer's; the foreign key checks that
+        the customer is recorded (one statement where a look-up first would take two)."""
+        try:
+            return self._all(sql, parameters)
+        except sqlite3.IntegrityError as error:
+            if customer_id is None or "FOREIGN KEY" not in str(error):
+                raise
+            raise _unknown_customer(customer_id) from None
+
     def _customer(self, customer_id: int) -> Customer:
         customer = self.customer(customer_id)
         if customer is None:
-            raise NotFoundError(f"customer {customer_id} is not known: record them first")
+            raise _unknown_customer(customer_id)
         return customer
 
     def _question(self, question_id: int) -> LoggedQuestion:
@@ -823,6 +840,10 @@ def _configure(connection: sqlite3.Connection, busy_timeout: float) -> None:
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _unknown_customer(customer_id: int) -> NotFoundError:
+    return NotFoundError(f"customer {customer_id} is not known: record them first")
 
 
 def _json(value: object) -> str:
