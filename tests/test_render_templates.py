@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from markupsafe import Markup
 
 from bot.render import (
     ALLOWED_TAGS,
@@ -17,6 +18,7 @@ from bot.render import (
     TELEGRAM_LIMIT,
     Renderer,
     RenderError,
+    environment,
     html_problems,
     renderers,
     visible_length,
@@ -413,3 +415,43 @@ def test_labels_with_values_are_rendered_each_time(tmp_path: Path) -> None:
     assert renderer.button("helped") == "👍 Hat geholfen"
     assert renderer.button("suggestion", title="Passwort ändern") == "Passwort ändern"
     assert renderer.button("suggestion", title="Domain umziehen") == "Domain umziehen"
+
+
+def test_rendered_messages_are_kept_per_value_and_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same values give the kept message; values that are equal but print apart (a
+    Markup string, True and 1, one instant in two zones) each get their own; values without
+    a key (any object) are rendered each time; the memory is bounded."""
+    folder = tmp_path / "de"
+    shutil.copytree(TEMPLATES / "de", folder)
+    (folder / "probe.html.j2").write_text("{{ value }}", encoding="utf-8")
+    renderer = Renderer("de", templates=tmp_path)
+
+    first = renderer.render("probe", value="<b>x</b>")
+    assert renderer.render("probe", value="<b>x</b>") is first
+    assert first.text == "&lt;b&gt;x&lt;/b&gt;"
+    assert renderer.render("probe", value=Markup("<b>x</b>")).text == "<b>x</b>"
+    assert renderer.render("probe", value=True).text == "True"
+    assert renderer.render("probe", value=1).text == "1"
+    utc = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
+    berlin = utc.astimezone(dt.timezone(dt.timedelta(hours=1)))
+    assert renderer.render("probe", value=utc).text != renderer.render("probe", value=berlin).text
+    assert renderer.render("probe", value=[1]).text != renderer.render("probe", value=(1,)).text
+
+    class Shown:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def __str__(self) -> str:
+            return self.text
+
+    shown = Shown("eins")
+    assert renderer.render("probe", value=shown).text == "eins"
+    shown.text = "zwei"
+    assert renderer.render("probe", value=shown).text == "zwei"
+
+    monkeypatch.setattr(environment, "RENDERED_KEPT", 3)
+    for number in range(10):
+        assert renderer.render("probe", value=number).text == str(number)
+    assert len(renderer._rendered) <= 3

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import enum
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,9 @@ HTML_SUFFIX = ".html.j2"
 TEXT_SUFFIX = ".txt.j2"
 LABELS_FILE = "labels.yaml"
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
+# Values whose equality means they render alike (with their type in the key).
+_SCALARS = (str, int, float, decimal.Decimal, datetime.date, datetime.timedelta, enum.Enum)
+RENDERED_KEPT = 1024  # rendered messages remembered per language (then forgotten all at once)
 
 
 class RenderError(Exception):
@@ -89,6 +95,9 @@ class Renderer:
         self._buttons, self._commands = _labels(folder / LABELS_FILE, self._env)
         # Labels without values are the same every time: rendered once (most buttons).
         self._plain_labels: dict[str, str] = {}
+        # A template renders the same text for the same values (no clock, no randomness in
+        # the environment), and most replies repeat: the same answers, the same prompts.
+        self._rendered: dict[Hashable, Rendered] = {}
 
     @property
     def language(self) -> str:
@@ -102,6 +111,17 @@ class Renderer:
 
     def render(self, name: str, /, **values: object) -> Rendered:
         """Render a message template with the given values; every value is escaped."""
+        key = _key((name, values))
+        if key is not None and (rendered := self._rendered.get(key)) is not None:
+            return rendered
+        rendered = self._render(name, values)
+        if key is not None:
+            if len(self._rendered) >= RENDERED_KEPT:
+                self._rendered.clear()
+            self._rendered[key] = rendered
+        return rendered
+
+    def _render(self, name: str, values: dict[str, object]) -> Rendered:
         loaded = self._load(name)
         try:
             text = loaded.template.render(values).strip()
@@ -179,6 +199,25 @@ class Renderer:
                     sources[referenced] = self._source(referenced)
                     pending.append(sources[referenced])
         return sources
+
+
+def _key(value: object) -> Hashable | None:
+    """Return a key equal only for values that render alike, or None if there is none.
+
+    Types are part of the key: `Markup("<b>")` equals `"<b>"` but is not escaped, and
+    `True` equals `1` but prints differently.
+    """
+    if isinstance(value, dict):
+        items = [(_key(k), _key(v)) for k, v in value.items()]
+        return None if any(k is None or v is None for k, v in items) else (dict, tuple(items))
+    if isinstance(value, list | tuple):
+        elements = [_key(element) for element in value]
+        return None if any(e is None for e in elements) else (type(value), tuple(elements))
+    if isinstance(value, datetime.datetime):  # equal instants in other zones print apart
+        return (datetime.datetime, value, repr(value.tzinfo))
+    if isinstance(value, _SCALARS):
+        return (type(value), value)
+    return None
 
 
 def renderers(currency: str = "EUR", timezone: str = "Europe/Berlin") -> dict[str, Renderer]:
