@@ -29,6 +29,7 @@ from bot.tickets.threads import StaffThreads
 from bot.tickets.watch import Watch
 from bot.triage.classifier import Classifier
 from bot.triage.conversation import Conversation, Policy
+from bot.triage.decisions import ButtonAnswer
 from bot.triage.events import CustomerEvent
 from bot.workers import Core, Handled, ProcessCore, ThreadCore
 
@@ -215,7 +216,8 @@ def handling(conversation: Conversation, outbox: Outbox) -> Callable[[CustomerEv
     def handle(event: CustomerEvent) -> Handled:
         with outbox.collecting() as ready:
             decisions = conversation.handle(event)
-        return decisions, ready
+        answers = [d for d in decisions if isinstance(d, ButtonAnswer)]
+        return Handled(answers, ready, len(decisions) - len(answers))
 
     return handle
 

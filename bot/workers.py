@@ -16,16 +16,28 @@ import socket
 import struct
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from bot.config import Config
 from bot.tickets.outbox import OutboxItem
-from bot.triage.decisions import Decision
+from bot.triage.decisions import ButtonAnswer
 from bot.triage.events import CustomerEvent
 
 LOG = logging.getLogger(__name__)
-Handled = tuple[list[Decision], list[OutboxItem]]
-"""What handling an event gives: the decisions, and the replies that can go out at once."""
+
+
+class Handled(NamedTuple):
+    """What handling an event gives the adapter (a tuple: it crosses to the bot's process
+    as one, far cheaper to pickle than the decisions themselves)."""
+
+    answers: list[ButtonAnswer]
+    """The notices for the button press in hand (not queued: they answer it now)."""
+    ready: list[OutboxItem]
+    """The queued replies that are first in line: they can go out at once."""
+    queued: int
+    """How many decisions went to the outbox, `ready` among them."""
+
+
 STOP_TIMEOUT = 30.0
 
 

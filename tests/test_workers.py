@@ -13,11 +13,17 @@ from chat import CONTENT
 
 from bot.app import handle_in_worker, start_worker
 from bot.config import Config
-from bot.triage.decisions import Reply
+from bot.tickets.outbox import Outbox
+from bot.tickets.store import TicketStore
 from bot.triage.events import CustomerText, Person
-from bot.workers import ProcessCore
+from bot.workers import Handled, ProcessCore
 
 QUESTION = "Wie ändere ich mein Passwort im Kundencenter?"
+
+
+def templates(handled: Handled) -> list[str]:
+    """Return the templates of the replies that can go out at once."""
+    return [item.payload["message"]["template"] for item in handled.ready]
 
 
 async def test_a_dead_worker_is_replaced_and_the_event_handled(tmp_path: Path) -> None:
@@ -26,14 +32,18 @@ async def test_a_dead_worker_is_replaced_and_the_event_handled(tmp_path: Path) -
     core = ProcessCore(config, start_worker, handle_in_worker)
     try:
         person = Person(7, "Anna", None, "de")
-        first, ready = await core.handle(CustomerText(person, QUESTION))
-        assert [d.message.template for d in first if isinstance(d, Reply)] == ["answer"]
+        first = await core.handle(CustomerText(person, QUESTION))
         # The answer is first in line for the customer: it can go out without a round.
-        assert [item.payload["message"]["template"] for item in ready] == ["answer"]
+        assert templates(first) == ["answer"]
+        assert (first.queued, first.answers) == (1, [])
         assert core.pid is not None
         os.kill(core.pid, signal.SIGKILL)
-        again, _ = await core.handle(CustomerText(person, QUESTION))
-        assert [d.message.template for d in again if isinstance(d, Reply)] == ["answer"]
+        again = await core.handle(CustomerText(person, QUESTION))
+        # The new worker answered too; its answer waits behind the first, not yet sent.
+        assert (again.queued, again.ready) == (1, [])
+        with TicketStore.open(config.database) as store:
+            waiting = Outbox(store).waiting()
+        assert [item.payload["message"]["template"] for item in waiting] == ["answer", "answer"]
     finally:
         await core.close()
 
@@ -45,7 +55,7 @@ async def test_events_at_start_share_one_worker(tmp_path: Path) -> None:
     try:
         people = [Person(10 + n, f"K{n}", None, "de") for n in range(4)]
         answers = await asyncio.gather(*(core.handle(CustomerText(p, QUESTION)) for p in people))
-        assert all(ready for _, ready in answers)
+        assert all(handled.ready for handled in answers)
         assert len(multiprocessing.active_children()) == 1
     finally:
         await core.close()
@@ -60,8 +70,8 @@ async def test_an_error_in_the_worker_reaches_the_caller(tmp_path: Path) -> None
         with pytest.raises(AttributeError):
             await core.handle(CustomerText(None, QUESTION))  # type: ignore[arg-type]
         pid = core.pid
-        first, _ = await core.handle(CustomerText(Person(7, "Anna", None, "de"), QUESTION))
-        assert [d.message.template for d in first if isinstance(d, Reply)] == ["answer"]
+        first = await core.handle(CustomerText(Person(7, "Anna", None, "de"), QUESTION))
+        assert templates(first) == ["answer"]
         assert core.pid == pid
     finally:
         await core.close()

@@ -84,14 +84,15 @@ class TelegramAdapter:
         async with self._lock(event.person.id):
             await self._handle(event)
 
-    async def _handle(self, event: CustomerEvent) -> list[Decision]:
-        """Run the core on an event; its replies that are first in line go out at once."""
+    async def _handle(self, event: CustomerEvent) -> list[ButtonAnswer]:
+        """Run the core on an event; its replies that are first in line go out at once.
+        Return the notices for the button press in hand."""
         with self._dispatcher.holding(customer_destination(event.person.id)):
-            decisions, ready = await self._core.handle(event)
-            self._dispatcher.offer(ready)
-        if len(ready) < sum(not isinstance(d, ButtonAnswer) for d in decisions):
+            handled = await self._core.handle(event)
+            self._dispatcher.offer(handled.ready)
+        if len(handled.ready) < handled.queued:
             self._dispatcher.wake()  # the rest (staff side, later replies) by a round
-        return decisions
+        return handled.answers
 
     async def button(self, update: Update, context: Context) -> None:
         """Handle a button press: the customer's in private chats, staff's on ticket cards."""
@@ -108,8 +109,7 @@ class TelegramAdapter:
             return
         event = ButtonPressed(person(query.from_user), data)
         async with self._lock(query.from_user.id):
-            decisions = await self._handle(event)
-            answers = [d for d in decisions if isinstance(d, ButtonAnswer)]
+            answers = await self._handle(event)
             await query.answer(answers[0].message.text if answers else None)
 
     # Staff
