@@ -482,15 +482,20 @@ def test_nothing_is_collected_outside_the_context(outbox: Outbox) -> None:
     assert ready == []
 
 
-def test_delivered_marks_go_in_one_transaction_with_the_last_progress(
+def test_delivered_marks_go_in_one_statement_with_the_last_progress(
     outbox: Outbox, store: TicketStore
 ) -> None:
-    """`delivered_many` marks items and keeps a final progress where one is given."""
-    outbox.enqueue([reply(1, "a"), reply(2, "b")])
-    first, second = outbox.waiting()
+    """`delivered_many` marks items and keeps a final progress where one is given, in one
+    statement (SQLite takes the write lock and commits without returning to Python)."""
+    outbox.enqueue([reply(1, "a"), reply(2, "b"), reply(3, "c")])
+    first, second, third = outbox.waiting()
     outbox.save_progress(second.id, {"part0": 5})
+    statements: list[str] = []
+    store.connection.raw.set_trace_callback(statements.append)
     outbox.delivered_many([(first.id, {"part0": 9}), (second.id, None)])
-    assert outbox.waiting() == []
+    store.connection.raw.set_trace_callback(None)
+    assert [s.split()[0] for s in statements] == ["UPDATE"]
+    assert outbox.waiting() == [third]
     assert outbox.item(first.id).progress == {"part0": 9}
     assert outbox.item(second.id).progress == {"part0": 5}
     assert outbox.item(first.id).delivered_at is not None
