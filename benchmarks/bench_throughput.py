@@ -868,7 +868,7 @@ def print_report(
     """Print the table, the ratios and whether the target is met."""
     print(
         f"\n{'bot':<34} {'msgs/s best':>11} {'median':>7} {'p50 ms':>7} {'p99 ms':>7}"
-        f" {'bot CPU ms/msg':>14} {'worker CPU':>10} {'fake CPU ms/msg':>15} {'× echo':>7}"
+        f" {'bot CPU ms/msg':>14} {'worker CPU ms/msg':>17} {'fake CPU ms/msg':>15} {'× echo':>7}"
     )
     for summary in (echo, *triage.values()):
         cpu = f"{summary.bot_cpu_ms:.2f}" if summary.bot_cpu_ms is not None else "n/a"
@@ -876,8 +876,8 @@ def print_report(
         flag = "" if summary.complete else "  (replies missing)"
         print(
             f"{summary.name:<34} {summary.best:>11.1f} {summary.median:>7.1f}"
-            f" {summary.p50_ms:>7.0f} {summary.p99_ms:>7.0f} {cpu:>14} {summary.worker_cpu_ms:>10.2f}"
-            f" {summary.fake_cpu_ms:>15.2f}"
+            f" {summary.p50_ms:>7.0f} {summary.p99_ms:>7.0f} {cpu:>14}"
+            f" {summary.worker_cpu_ms:>17.2f} {summary.fake_cpu_ms:>15.2f}"
             f" {ratio:>7.2f}{flag}"
         )
     print(
@@ -932,6 +932,13 @@ async def benchmark(args: argparse.Namespace) -> int:
     echo = Summary.of(results[None])
     triage = {c: Summary.of(results[c]) for c in args.concurrency}
     print_report(echo, triage, default, args)
+    if default in results:
+        pairs = zip(results[None], results[default], strict=True)
+        ratios = " ".join(f"{t.rate / e.rate:.2f}" for e, t in pairs if e.rate)
+        print(
+            f"  run by run (concurrent_updates={default} ÷ the echo run just before it,"
+            f" to see the machine's noise): {ratios}"
+        )
     if args.profile:
         await profile(workload, args)
     incomplete = [r for rs in results.values() for r in rs if not r.complete]
