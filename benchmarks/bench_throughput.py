@@ -1,6 +1,6 @@
 """Benchmark Telegram throughput: the triage bot versus a bare python-telegram-bot echo bot.
 
-    python benchmarks/bench_throughput.py [--runs 3] [--concurrency 1,4,8,16]
+    python benchmarks/bench_throughput.py [--runs 5] [--concurrency 1,4,8,16]
         [--messages 1000] [--customers 100] [--warmup 20] [--timeout 120] [--seed 1]
         [--profile [--profile-concurrency 1]]
 
@@ -977,7 +977,12 @@ def concurrency_list(text: str) -> list[int]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--runs", type=int, default=3, help="runs per bot (default 3)")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=5,
+        help="runs per bot, taking turns (default 5: the host is noisy)",
+    )
     parser.add_argument(
         "--concurrency",
         type=concurrency_list,
