@@ -24,6 +24,7 @@ from bot.triage.decisions import ButtonAnswer
 from bot.triage.events import CustomerEvent
 
 LOG = logging.getLogger(__name__)
+STOP_TIMEOUT = 30.0
 
 
 class Handled(NamedTuple):
@@ -36,9 +37,6 @@ class Handled(NamedTuple):
     """The queued replies that are first in line: they can go out at once."""
     queued: int
     """How many decisions went to the outbox, `ready` among them."""
-
-
-STOP_TIMEOUT = 30.0
 
 
 class Core(Protocol):

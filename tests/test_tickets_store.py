@@ -714,9 +714,14 @@ def test_conversation_state_is_saved_and_replaced(store: TicketStore, clock: Clo
 
 
 def test_state_for_an_unknown_customer_is_refused(store: TicketStore) -> None:
-    """Conversation state belongs to a recorded customer."""
-    with pytest.raises(NotFoundError, match="customer 77"):
+    """Conversation state and logged questions belong to a recorded customer (the foreign
+    key says so; the error names the customer). Nothing is written."""
+    with pytest.raises(NotFoundError, match="customer 77 is not known"):
         store.put_state(77, {"step": "greeting"})
+    with pytest.raises(NotFoundError, match="customer 77 is not known"):
+        store.log_question(77, "Passwort?", language=Lang.DE, decision="answer")
+    assert store.get_state(77) is None
+    assert store.questions() == []
 
 
 def test_upserting_a_customer_updates_name_and_language(store: TicketStore, clock: Clock) -> None:
