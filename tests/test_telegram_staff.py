@@ -13,6 +13,7 @@ from telegram_harness import AGENT, ANNA, JOHN, STRANGER, Running, running_bot
 
 from bot.content.model import Tier
 from bot.tickets.model import ConsentDecision, TicketStatus
+from bot.tickets.threads import StaffThreads
 
 MAIL_FAULT = (
     "Ich möchte mit einem Mitarbeiter sprechen: euer Mailserver nimmt seit heute früh"
@@ -228,6 +229,16 @@ async def test_a_plain_group_works_by_replies_to_the_card(api: FakeBotApi, tmp_p
         assert api.calls("createForumTopic") == []
         card_message = card.result
         assert isinstance(card_message, dict)
+        # The bot records a post's ticket just after Telegram's answer; an agent replies
+        # seconds later, this test at once: it waits for the record first.
+        threads = StaffThreads(bot.store)
+
+        async def recorded(post: dict[str, Any]) -> None:
+            await api.wait_for(
+                lambda: threads.ticket_of_message(PLAIN_STAFF.id, post["message_id"])
+            )
+
+        await recorded(card_message)
         bot.api.group_text(
             PLAIN_STAFF, AGENT, "Der Mailserver läuft wieder.", reply_to=card_message
         )
@@ -240,6 +251,7 @@ async def test_a_plain_group_works_by_replies_to_the_card(api: FakeBotApi, tmp_p
         # A reply to the follow-up post (not the card) belongs to the ticket as well.
         posted = follow_up.result
         assert isinstance(posted, dict)
+        await recorded(posted)
         api.group_text(PLAIN_STAFF, AGENT, "Gern geschehen!", reply_to=posted)
         await bot.reply_to(ANNA, "Gern geschehen!")
 

@@ -859,6 +859,48 @@ def test_a_transaction_waits_for_another_writer(tmp_path: Path) -> None:
         assert statements.count("BEGIN IMMEDIATE") > 3
 
 
+RENAME = "UPDATE customers SET name = :name WHERE id = :id"
+
+
+def test_a_lone_write_waits_for_another_writer_and_joins_a_transaction(tmp_path: Path) -> None:
+    """`write` outside a transaction is one statement, tried again in short steps while
+    another connection writes; inside a transaction it is part of it (rolled back with it)."""
+    path = tmp_path / "t.sqlite3"
+    with TicketStore.open(path) as store:
+        customer(store)
+        locked = threading.Event()
+        holder = threading.Thread(target=_hold_write_lock, args=(path, 0.05, locked))
+        holder.start()
+        locked.wait()
+        statements: list[str] = []
+        store.connection.raw.set_trace_callback(statements.append)
+        started = time_module.monotonic()
+        store.write(RENAME, {"name": "A", "id": ANNA})
+        waited = time_module.monotonic() - started
+        store.connection.raw.set_trace_callback(None)
+        holder.join()
+        assert 0.04 < waited < 1.0
+        assert statements[0] == "PRAGMA busy_timeout = 0"
+        tries = [s for s in statements if s.startswith("UPDATE")]
+        assert len(tries) > 3
+        assert not [s for s in statements if s.startswith(("BEGIN", "COMMIT"))]
+        assert store.connection.raw.execute("PRAGMA busy_timeout").fetchone()[0] == 30000
+        found = store.customer(ANNA)
+        assert found is not None
+        assert found.name == "A"
+
+        def renamed_then_failed() -> None:
+            with store.transaction():
+                store.write(RENAME, {"name": "B", "id": ANNA})
+                raise RuntimeError("undo")
+
+        with pytest.raises(RuntimeError):
+            renamed_then_failed()
+        found = store.customer(ANNA)
+        assert found is not None
+        assert found.name == "A"
+
+
 def test_a_transaction_gives_up_after_the_busy_timeout(tmp_path: Path) -> None:
     """A writer that never lets go: the database is reported busy after the timeout."""
     path = tmp_path / "t.sqlite3"

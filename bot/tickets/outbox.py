@@ -195,12 +195,11 @@ class Outbox:
     def delivered_many(self, items: Iterable[tuple[int, dict[str, Any] | None]]) -> None:
         """Mark items delivered, each with its final progress if given.
 
-        One statement, so one transaction of its own (or part of the caller's): SQLite
-        waits for the write lock and commits without coming back to Python, so the lock
-        is never held while this thread waits for the GIL, and a wait costs no CPU.
+        One statement (`TicketStore.write`): the write lock is never held while the
+        marking thread waits for the GIL, which would keep the core's writes waiting.
         """
         marks = {str(item_id): progress for item_id, progress in items}
-        self._store.connection.execute(
+        self._store.write(
             "UPDATE outbox SET delivered_at = :now, last_error = NULL,"
             " progress = coalesce(json_extract(:marks, '$.\"' || id || '\"'), progress)"
             " WHERE id IN (SELECT CAST(key AS INTEGER) FROM json_each(:marks))",

@@ -217,35 +217,49 @@ class TicketStore(ConversationStore):
                 self._roll_back(None)
                 raise
 
+    def write(self, sql: str, parameters: Mapping[str, object]) -> None:
+        """Run one writing statement: in the caller's transaction if there is one, else as
+        a transaction of its own that waits for another process's write in short steps.
+
+        One statement takes the write lock and commits inside SQLite, which releases the
+        GIL: the lock is never held while this thread waits for the GIL (a BEGIN, the
+        statement and a COMMIT each need it back in between).
+        """
+        with self._lock:
+            if self._depth:
+                self._connection.execute(sql, parameters)
+            else:
+                self._when_free(lambda: self._connection.execute(sql, parameters))
+
     def _begin(self) -> None:
-        """BEGIN IMMEDIATE, waiting for another process's write in short steps.
+        """BEGIN IMMEDIATE, waiting for another process's write in short steps."""
+        self._when_free(lambda: self._connection.execute("BEGIN IMMEDIATE"))
+
+    def _when_free(self, write: Callable[[], object]) -> None:
+        """Start a write, trying again while another connection writes, up to the timeout.
 
         SQLite's own busy handler sleeps 1, 2, 5, 10... ms between tries; the other writer
         (the bot's other process) holds its lock for about a millisecond, so those sleeps
-        cost more than the wait. Here the handler is off while beginning, and the tries
-        come every 0.1 ms at first, up to the busy timeout.
+        cost more than the wait. Here the handler is off meanwhile, and the tries come
+        every 0.1 ms at first.
         """
         deadline = time.monotonic() + self._busy_timeout
         pause = BUSY_FIRST_PAUSE
         self._connection.execute("PRAGMA busy_timeout = 0")
         try:
-            while (busy := self._try_begin()) is not None:
-                if time.monotonic() >= deadline:
-                    raise busy
+            while True:
+                try:
+                    write()
+                    return
+                except sqlite3.OperationalError as error:
+                    if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise
                 time.sleep(pause)
                 pause = min(pause * 1.5, BUSY_MAX_PAUSE)
         finally:
             self._connection.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000):d}")
-
-    def _try_begin(self) -> sqlite3.OperationalError | None:
-        """Begin a write transaction, or return the error if another connection writes."""
-        try:
-            self._connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                raise
-            return error
-        return None
 
     def _roll_back(self, savepoint: str | None) -> None:
         # Some errors (a full disk, an interrupt) make SQLite roll back by itself; a second
