@@ -184,3 +184,23 @@ def test_corrections_are_remembered_up_to_a_bound(monkeypatch: pytest.MonkeyPatc
     assert words.correct("weiterleitng") == "weiterleitung"  # the third: memory emptied first
     assert words.correct("paswort") == "passwort"
     assert searches == ["paswort", "postfahc", "weiterleitng", "paswort"]
+
+
+def test_word_readings_are_remembered_per_index_up_to_a_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A word is read once per index (typo fix, compound parts, terms); the question reads
+    the same the second time, notes included; the memory is emptied at its bound."""
+    monkeypatch.setattr("bot.matching.query.READINGS_KEPT", 3)
+    content = index(entry("passwort", "Passwort ändern"), entry("mail", "Postfach anlegen"))
+    first = analyse("Paswort vom Postfachkonto ändern", content)
+    assert "typo: paswort → passwort" in first.notes
+    read = dict(content.readings)
+    again = analyse("Paswort vom Postfachkonto ändern", content)
+    assert (again.groups, again.notes) == (first.groups, first.notes)
+    assert all(content.readings[word] is reading for word, reading in read.items())
+    assert len(content.readings) == 3
+    analyse("Postfach", content)  # a fourth word: the memory was full, so it is emptied
+    assert list(content.readings) == ["postfach"]
+    other = index(entry("passwort", "Passwort ändern"))
+    assert other.readings == {}  # each index remembers its own

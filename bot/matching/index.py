@@ -7,7 +7,7 @@ import math
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -87,6 +87,8 @@ class Index:
         del tokens
         self.postings: dict[str, Posting] = counts.postings()
         self.max_idf = _idf(len(self.entries), 1)
+        # How customer words read against this index, remembered by bot.matching.query.
+        self.readings: dict[str, Any] = {}
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -14,6 +14,7 @@ SYNONYM_WEIGHT = 0.7
 # A word the content does not know at all still counts as part of the question: an entry
 # that explains "Passwort ändern" does not explain "Gmail Passwort ändern".
 UNKNOWN_SHARE = 0.7
+READINGS_KEPT = 8192  # words whose reading an index remembers (then forgotten all at once)
 
 
 @dataclass(slots=True)
@@ -53,12 +54,17 @@ class Query:
 def analyse(text: str, index: Index) -> Query:
     """Turn a question into term groups: exact, compound parts, typo fixes, synonyms."""
     notes: list[str] = []
-    resolved = _resolve(content_words(text), index, notes)
-    groups = [TermGroup(word=word) for word, _, _ in resolved]
-    lookups = [lookup for _, lookup, _ in resolved]
-    for group, (_, lookup, weight) in zip(groups, resolved, strict=True):
-        for form in (lookup, *index.vocabulary.inflections(lookup)):
-            _add_word(group, form, weight, index)
+    resolved: list[_Part] = []
+    for word in content_words(text):
+        reading = _reading(word, index)
+        resolved.extend(reading.parts)
+        if reading.note:
+            notes.append(reading.note)
+    groups = [
+        TermGroup(word=word, alternatives=dict(terms), across=dict(terms))
+        for word, _, _, terms in resolved
+    ]
+    lookups = [lookup for _, lookup, _, _ in resolved]
     for position, (first, second) in enumerate(itertools.pairwise(lookups)):
         joined = index.vocabulary.join(first, second)
         if joined:
@@ -80,22 +86,51 @@ def analyse(text: str, index: Index) -> Query:
     return Query(text=text, groups=merged, notes=tuple(dict.fromkeys(notes)))
 
 
-def _resolve(words: list[str], index: Index, notes: list[str]) -> list[tuple[str, str, float]]:
-    """Return (customer's word, word to look up, weight): known, compound part or typo fix."""
+_Part = tuple[str, str, float, tuple[tuple[str, float], ...]]
+"""A customer's word (or compound part), the word looked up, its weight, its index terms."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """How one customer word reads against an index, and the note that explains it."""
+
+    parts: tuple[_Part, ...]
+    note: str | None
+
+
+def _reading(word: str, index: Index) -> _Reading:
+    """Return how a word reads, remembered per index: a word reads the same in every
+    question (known, compound or typo, and its index terms); customers repeat theirs."""
+    readings = index.readings
+    reading = readings.get(word)
+    if reading is None:
+        if len(readings) >= READINGS_KEPT:
+            readings.clear()
+        reading = readings[word] = _read(word, index)
+    return reading
+
+
+def _read(word: str, index: Index) -> _Reading:
+    """Read a word: known, compound parts or typo fix; then the index terms of its forms."""
     vocabulary = index.vocabulary
-    resolved: list[tuple[str, str, float]] = []
-    for word in words:
-        if vocabulary.knows(word):
-            resolved.append((word, word, 1.0))
-        elif parts := vocabulary.split(word):
-            notes.append(f"compound: {word} = {' + '.join(parts)}")
-            resolved.extend((part, part, COMPOUND_WEIGHT) for part in parts)
-        elif fixed := vocabulary.correct(word):
-            notes.append(f"typo: {word} → {fixed}")
-            resolved.append((word, fixed, TYPO_WEIGHT))
-        else:
-            resolved.append((word, word, 1.0))
-    return resolved
+    note = None
+    if vocabulary.knows(word):
+        looked = [(word, word, 1.0)]
+    elif parts := vocabulary.split(word):
+        note = f"compound: {word} = {' + '.join(parts)}"
+        looked = [(part, part, COMPOUND_WEIGHT) for part in parts]
+    elif fixed := vocabulary.correct(word):
+        note = f"typo: {word} → {fixed}"
+        looked = [(word, fixed, TYPO_WEIGHT)]
+    else:
+        looked = [(word, word, 1.0)]
+    read: list[_Part] = []
+    for customer_word, lookup, weight in looked:
+        group = TermGroup(word=customer_word)
+        for form in (lookup, *vocabulary.inflections(lookup)):
+            _add_word(group, form, weight, index)
+        read.append((customer_word, lookup, weight, tuple(group.alternatives.items())))
+    return _Reading(tuple(read), note)
 
 
 def _add_word(
