@@ -92,6 +92,10 @@ class ProcessCore:
         self._handle = handle
         self._worker: _Worker | None = None
         self._starting: asyncio.Future[_Worker] | None = None
+        # Workers replaced by a reload, until they have answered and ended: the event loop
+        # holds a stream's reader only weakly, so a worker nobody holds would be collected
+        # with its reading pending.
+        self._retiring: set[_Worker] = set()
 
     @property
     def pid(self) -> int | None:
@@ -131,13 +135,17 @@ class ProcessCore:
         old, self._worker = self._worker, None
         if old is not None:
             old.finish()
+            self._retiring.add(old)
+            old.when_read(self._retiring.discard)
 
     async def close(self) -> None:
-        """Wait for the events in hand, then stop the worker."""
+        """Wait for the events in hand, then stop the worker (and any still retiring)."""
         old, self._worker = self._worker, None
-        if old is not None:
-            old.finish()
-            await old.stopped()
+        workers = [*self._retiring, *([] if old is None else [old])]
+        for worker in workers:
+            worker.finish()
+        for worker in workers:
+            await worker.stopped()
 
 
 class _WorkerGoneError(Exception):
@@ -217,6 +225,10 @@ class _Worker:
                 if not answer.done():
                     answer.set_exception(_WorkerGoneError())
             self._writer.close()
+
+    def when_read(self, callback: Callable[[_Worker], object]) -> None:
+        """Call back with this worker once its answers are all read (it ended)."""
+        self._reading.add_done_callback(lambda _: callback(self))
 
     def finish(self) -> None:
         """Take no more events: the worker answers what it has, then exits."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import os
 import signal
@@ -86,6 +87,9 @@ async def test_a_reload_starts_a_new_worker_and_the_old_one_finishes(tmp_path: P
         await core.handle(CustomerText(person, QUESTION))
         old = core.pid
         core.reload()
+        # Nothing else holds the old worker (the event loop holds a stream's reader only
+        # weakly): collected now, it would die with its reading pending.
+        gc.collect()
         await core.handle(CustomerText(person, QUESTION))
         assert core.pid not in (None, old)
         async with asyncio.timeout(10):
@@ -93,3 +97,14 @@ async def test_a_reload_starts_a_new_worker_and_the_old_one_finishes(tmp_path: P
                 await asyncio.sleep(0.05)
     finally:
         await core.close()
+
+
+async def test_closing_right_after_a_reload_waits_for_the_old_worker_too(tmp_path: Path) -> None:
+    """A worker replaced by a reload is still the core's to stop: close waits for it."""
+    config = Config(content_path=CONTENT, database=tmp_path / "t.sqlite3")
+    core = ProcessCore(config, start_worker, handle_in_worker)
+    await core.handle(CustomerText(Person(7, "Anna", None, "de"), QUESTION))
+    core.reload()
+    gc.collect()
+    await core.close()
+    assert multiprocessing.active_children() == []
