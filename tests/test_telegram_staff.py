@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -229,16 +230,6 @@ async def test_a_plain_group_works_by_replies_to_the_card(api: FakeBotApi, tmp_p
         assert api.calls("createForumTopic") == []
         card_message = card.result
         assert isinstance(card_message, dict)
-        # The bot records a post's ticket just after Telegram's answer; an agent replies
-        # seconds later, this test at once: it waits for the record first.
-        threads = StaffThreads(bot.store)
-
-        async def recorded(post: dict[str, Any]) -> None:
-            await api.wait_for(
-                lambda: threads.ticket_of_message(PLAIN_STAFF.id, post["message_id"])
-            )
-
-        await recorded(card_message)
         bot.api.group_text(
             PLAIN_STAFF, AGENT, "Der Mailserver läuft wieder.", reply_to=card_message
         )
@@ -251,9 +242,29 @@ async def test_a_plain_group_works_by_replies_to_the_card(api: FakeBotApi, tmp_p
         # A reply to the follow-up post (not the card) belongs to the ticket as well.
         posted = follow_up.result
         assert isinstance(posted, dict)
-        await recorded(posted)
         api.group_text(PLAIN_STAFF, AGENT, "Gern geschehen!", reply_to=posted)
         await bot.reply_to(ANNA, "Gern geschehen!")
+
+
+async def test_a_reply_to_a_post_not_yet_recorded_waits_for_the_record(
+    api: FakeBotApi, tmp_path: Path
+) -> None:
+    """The bot records a post's ticket just after Telegram's answer; an agent's reply that
+    comes first is relayed once the record is there, not dropped."""
+    async with running_bot(api, tmp_path, staff=PLAIN_STAFF) as bot:
+        card, _ = await open_ticket(bot)
+        card_message = card.result
+        assert isinstance(card_message, dict)
+        assert card_message["from"]["is_bot"]
+        # A post of the bot's whose ticket the bot has not recorded yet.
+        post = {**card_message, "message_id": card_message["message_id"] + 1000}
+        api.group_text(PLAIN_STAFF, AGENT, "Ist erledigt.", reply_to=post)
+        await asyncio.sleep(0.3)
+        assert not [c for c in sends_to(api, ANNA.id) if "Ist erledigt." in str(c.params)]
+        await asyncio.to_thread(
+            StaffThreads(bot.store).remember, PLAIN_STAFF.id, post["message_id"], 1001
+        )
+        await bot.reply_to(ANNA, "Ist erledigt.")
 
 
 # The customer withdraws

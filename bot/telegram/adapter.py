@@ -26,6 +26,10 @@ from bot.workers import Core
 
 Context = ContextTypes.DEFAULT_TYPE
 UPDATES = ("message", "callback_query")
+# How long a reply to one of the bot's posts in a plain staff group waits for the bot to
+# record which ticket the post belongs to (it does so just after Telegram's answer).
+RECORD_WAIT = 2.0
+RECORD_POLL = 0.05
 """The update kinds the bot asks Telegram for (edits and the rest are not needed)."""
 
 
@@ -119,7 +123,7 @@ class TelegramAdapter:
         message, user = update.message, update.effective_user
         if message is None or user is None or user.is_bot:
             return
-        number = await asyncio.to_thread(self._ticket_of, message)
+        number = await self._thread_ticket(message)
         if not await self._staff.is_staff(user.id):
             return
         if number is None:
@@ -191,6 +195,27 @@ class TelegramAdapter:
             case "note":
                 return desk.note(number, agent, argument)
         raise UsageError(f"/{name}")
+
+    async def _thread_ticket(self, message: Message) -> int | None:
+        """Return the ticket a staff message belongs to, if any.
+
+        In a plain group an agent answers by replying to one of the bot's posts. The bot
+        records a post's ticket just after Telegram's answer, so a reply can come first: a
+        reply to a bot's post whose ticket is not known yet waits for it a little (replies
+        to posts of no ticket, such as the digest, are ignored after that).
+        """
+        number = await asyncio.to_thread(self._ticket_of, message)
+        replied = message.reply_to_message
+        if number is not None or message.is_topic_message or replied is None:
+            return number
+        if replied.from_user is None or not replied.from_user.is_bot:
+            return None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RECORD_WAIT
+        while number is None and loop.time() < deadline:
+            await asyncio.sleep(RECORD_POLL)
+            number = await asyncio.to_thread(self._ticket_of, message)
+        return number
 
     def _ticket_of(self, message: Message) -> int | None:
         if message.is_topic_message and message.message_thread_id is not None:
