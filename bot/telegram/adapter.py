@@ -26,11 +26,11 @@ from bot.workers import Core
 
 Context = ContextTypes.DEFAULT_TYPE
 UPDATES = ("message", "callback_query")
+"""The update kinds the bot asks Telegram for (edits and the rest are not needed)."""
 # How long a reply to one of the bot's posts in a plain staff group waits for the bot to
 # record which ticket the post belongs to (it does so just after Telegram's answer).
 RECORD_WAIT = 2.0
 RECORD_POLL = 0.05
-"""The update kinds the bot asks Telegram for (edits and the rest are not needed)."""
 
 
 class UsageError(ValueError):
