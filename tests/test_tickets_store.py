@@ -7,6 +7,7 @@ import inspect
 import sqlite3
 import threading
 import time as time_module
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -836,22 +837,36 @@ def _hold_write_lock(path: Path, seconds: float, locked: threading.Event) -> Non
         other.close()
 
 
+def _while_another_writes(
+    store: TicketStore, path: Path, write: Callable[[], object]
+) -> tuple[float, list[str]]:
+    """Run a write while another connection holds the write lock for 50 ms; return how
+    long it took and the statements the store ran."""
+    locked = threading.Event()
+    holder = threading.Thread(target=_hold_write_lock, args=(path, 0.05, locked))
+    holder.start()
+    locked.wait()
+    statements: list[str] = []
+    store.connection.raw.set_trace_callback(statements.append)
+    started = time_module.monotonic()
+    try:
+        write()
+    finally:
+        store.connection.raw.set_trace_callback(None)
+        holder.join()
+    return time_module.monotonic() - started, statements
+
+
 def test_a_transaction_waits_for_another_writer(tmp_path: Path) -> None:
     """BEGIN IMMEDIATE tries again in short steps while another connection writes."""
     path = tmp_path / "t.sqlite3"
     with TicketStore.open(path) as store:
-        locked = threading.Event()
-        holder = threading.Thread(target=_hold_write_lock, args=(path, 0.05, locked))
-        holder.start()
-        locked.wait()
-        statements: list[str] = []
-        store.connection.raw.set_trace_callback(statements.append)
-        started = time_module.monotonic()
-        with store.transaction():
-            store.upsert_customer(ANNA, language=Lang.DE, name="Anna", username=None)
-        waited = time_module.monotonic() - started
-        store.connection.raw.set_trace_callback(None)
-        holder.join()
+
+        def write() -> None:
+            with store.transaction():
+                store.upsert_customer(ANNA, language=Lang.DE, name="Anna", username=None)
+
+        waited, statements = _while_another_writes(store, path, write)
         assert 0.04 < waited < 1.0
         assert store.customer(ANNA) is not None
         # The store's own tries, not one BEGIN sleeping in SQLite's busy handler.
@@ -868,17 +883,9 @@ def test_a_lone_write_waits_for_another_writer_and_joins_a_transaction(tmp_path:
     path = tmp_path / "t.sqlite3"
     with TicketStore.open(path) as store:
         customer(store)
-        locked = threading.Event()
-        holder = threading.Thread(target=_hold_write_lock, args=(path, 0.05, locked))
-        holder.start()
-        locked.wait()
-        statements: list[str] = []
-        store.connection.raw.set_trace_callback(statements.append)
-        started = time_module.monotonic()
-        store.write(RENAME, {"name": "A", "id": ANNA})
-        waited = time_module.monotonic() - started
-        store.connection.raw.set_trace_callback(None)
-        holder.join()
+        waited, statements = _while_another_writes(
+            store, path, lambda: store.write(RENAME, {"name": "A", "id": ANNA})
+        )
         assert 0.04 < waited < 1.0
         assert statements[0] == "PRAGMA busy_timeout = 0"
         tries = [s for s in statements if s.startswith("UPDATE")]
