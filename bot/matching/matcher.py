@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,8 +69,9 @@ class Matcher:
         self._english = np.array([e.lang is Lang.EN for e in index.entries], dtype=bool)
         self._folded = [[text.folded for text in texts] for texts in index.short_texts]
 
-    def rank(self, question: str, lang: Lang | None = None, limit: int = 10) -> Ranking:
-        """Return the best entries for a question, best first."""
+    def rank(self, question: str, lang: Lang | None = None, limit: int = REPORTED) -> Ranking:
+        """Return the best `limit` entries for a question (at most RESCORE_DEPTH), best
+        first."""
         lang = lang or detect_language(question)
         query = analyse(question, self.index)
         lang = lang or self.index.vocabulary.language_of(g.word for g in query.groups)
@@ -120,42 +122,42 @@ class Matcher:
                 break
             visited.append(doc)
             groups_seen.add(index.group_of[doc])
-        overlap = _Overlap(groups)
-        fuzzy = self._fuzzy(folded_question, visited)
         lexicals = lexical[visited].tolist()
         coverages = coverage[visited].tolist()
         focuses = focus[visited].tolist()
-        # Features are built for the reported candidates only: a frozen dataclass per
-        # document in reach costs more than its confidence.
-        best_by_group: dict[int, tuple[float, int, tuple[float, ...]]] = {}
+        overlap = _Overlap(groups)
+        # Each document's confidence before its fuzzy similarity (the dearest feature) and
+        # the most it could reach (fuzzy 1): a document whose most is below the `wanted`th
+        # best group's confidence cannot be reported, and its similarity is not computed.
+        wanted = min(limit, RESCORE_DEPTH)
+        group_ids = [index.group_of[doc] for doc in visited]
+        rescoring = _Rescoring()
         for position, doc in enumerate(visited):
-            values = (
-                lexicals[position],
-                lexicals[position] / top_lexical,
-                coverages[position],
-                focuses[position],
-                overlap.best(index.short_texts[doc]),
-                fuzzy[position],
-                unknown,
+            scale = 1.0 if not lang or index.entries[doc].lang is lang else OTHER_LANGUAGE_PENALTY
+            rescoring.add(
+                (
+                    lexicals[position],
+                    lexicals[position] / top_lexical,
+                    coverages[position],
+                    focuses[position],
+                    overlap.best(index.short_texts[doc]),
+                    0.0,
+                    unknown,
+                ),
+                scale,
             )
-            score = confidence(values)
-            if lang and index.entries[doc].lang is not lang:
-                score *= OTHER_LANGUAGE_PENALTY
-            group_id = index.group_of[doc]
-            if group_id not in best_by_group or score > best_by_group[group_id][0]:
-                best_by_group[group_id] = (score, doc, values)
-        ranked = sorted(best_by_group.values(), key=lambda pair: -pair[0])[
-            : min(limit, RESCORE_DEPTH)
-        ]
-        hits = matched[:, [doc for _, doc, _ in ranked]].T.tolist()
+        ranked = rescoring.best(
+            wanted, group_ids, lambda docs: self._fuzzy(folded_question, [visited[p] for p in docs])
+        )
+        hits = matched[:, [visited[p] for p in ranked]].T.tolist()
         return [
             Candidate(
-                entry=self._in_language(index.entries[doc], lang),
-                score=round(score, 4),
+                entry=self._in_language(index.entries[visited[position]], lang),
+                score=round(rescoring.scores[position], 4),
                 matched=tuple(g.word for g, hit in zip(groups, row, strict=True) if hit),
-                features=Features(*values),
+                features=Features(*rescoring.values[position]),
             )
-            for (score, doc, values), row in zip(ranked, hits, strict=True)
+            for position, row in zip(ranked, hits, strict=True)
         ]
 
     def _fuzzy(self, question: str, docs: list[int]) -> list[float]:
@@ -166,12 +168,15 @@ class Matcher:
             return [0.0] * len(docs)
         # Both sides are folded and processed once (the texts when the index is built), so
         # the comparison itself runs without a processor.
-        scores = process.cdist([question], texts, scorer=fuzz.token_set_ratio, processor=None)[0]
-        # Each document's best, in one call over the documents that have texts.
-        sizes = [len(self._folded[doc]) for doc in docs]
-        starts = np.cumsum([0, *sizes[:-1]])[np.array(sizes) > 0]
-        best = iter((np.maximum.reduceat(scores, starts) / 100.0).tolist())
-        return [next(best) if size else 0.0 for size in sizes]
+        scores = process.cdist([question], texts, scorer=fuzz.token_set_ratio, processor=None)
+        found = (scores[0] / 100.0).tolist()
+        best = []
+        start = 0
+        for doc in docs:
+            end = start + len(self._folded[doc])
+            best.append(max(found[start:end], default=0.0))
+            start = end
+        return best
 
     def _contributions(
         self, groups: list[TermGroup], lang: Lang | None
@@ -255,20 +260,98 @@ class _Overlap:
         return best
 
 
-def confidence(values: tuple[float, ...]) -> float:
-    """Map the ranking features, as values in the order of Features' fields, to a
-    probability that the entry answers the question."""
-    lexical, relative, coverage, focus, overlap, fuzzy, unknown = values
-    # Logistic regression fitted on the development cases (tests/eval), see docs/matching.md;
-    # the penalty for words no entry knows is set by policy, not fitted (see UNKNOWN_PENALTY).
-    z = (
+class _Rescoring:
+    """The features and confidences of the documents in reach, the fuzzy similarity
+    added to those that may be reported."""
+
+    def __init__(self) -> None:
+        self.values: list[tuple[float, ...]] = []
+        self.ceilings: list[float] = []
+        self.scores: dict[int, float] = {}
+        self._logits: list[float] = []
+        self._scales: list[float] = []
+
+    def add(self, values: tuple[float, ...], scale: float) -> None:
+        """Add the next document: its features with fuzzy 0 and its language's factor."""
+        logit = _logit(values)
+        self.values.append(values)
+        self.ceilings.append(_sigmoid(logit + FUZZY_WEIGHT) * scale)
+        self._logits.append(logit)
+        self._scales.append(scale)
+
+    def best(
+        self,
+        wanted: int,
+        group_ids: list[int],
+        fuzzy: Callable[[list[int]], list[float]],
+    ) -> list[int]:
+        """Return the positions of the `wanted` best groups' best documents, best first.
+
+        `fuzzy` gives the similarity of documents by position. It is asked first for the
+        documents of highest ceiling up to `wanted` groups, then for the others whose
+        ceiling reaches the worst of those groups: none else can be reported.
+        """
+        by_ceiling = sorted(range(len(self.values)), key=self.ceilings.__getitem__, reverse=True)
+        first: list[int] = []
+        first_groups: set[int] = set()
+        for position in by_ceiling:
+            if len(first_groups) == wanted:
+                break
+            first.append(position)
+            first_groups.add(group_ids[position])
+        self._finish(first, fuzzy(first))
+        found = _best_of_groups(self.scores, group_ids)
+        floor = min(self.scores[p] for p in found.values()) if len(found) == wanted else 0.0
+        rest = [p for p in by_ceiling[len(first) :] if self.ceilings[p] >= floor]
+        self._finish(rest, fuzzy(rest))
+        # Groups by their best confidence, then in the order of their first document; a
+        # group's best is its first document on a tie.
+        order: dict[int, int] = {}
+        for position, group_id in enumerate(group_ids):
+            order.setdefault(group_id, position)
+        best = _best_of_groups(self.scores, group_ids)
+        return sorted(best.values(), key=lambda p: (-self.scores[p], order[group_ids[p]]))[:wanted]
+
+    def _finish(self, positions: list[int], similarities: list[float]) -> None:
+        """Set the fuzzy similarity of these documents and compute their confidence."""
+        for position, similarity in zip(positions, similarities, strict=True):
+            values = self.values[position]
+            self.values[position] = (*values[:5], similarity, values[6])
+            logit = self._logits[position] + FUZZY_WEIGHT * similarity
+            self.scores[position] = _sigmoid(logit) * self._scales[position]
+
+
+def _best_of_groups(scores: dict[int, float], group_ids: list[int]) -> dict[int, int]:
+    """Return the position of each group's best scored document, the first on a tie."""
+    best: dict[int, int] = {}
+    for position in sorted(scores):
+        group_id = group_ids[position]
+        if group_id not in best or scores[position] > scores[best[group_id]]:
+            best[group_id] = position
+    return best
+
+
+# The confidence is a logistic regression over the features (in the order of Features'
+# fields), fitted on the development cases (tests/eval), see docs/matching.md; the penalty
+# for words no entry knows is set by policy, not fitted (see UNKNOWN_PENALTY). The fuzzy
+# similarity's term is added last (`_Rescoring`): only where it may matter.
+FUZZY_WEIGHT = 2.05
+
+
+def _logit(values: tuple[float, ...]) -> float:
+    """The regression's sum over every feature but the fuzzy similarity."""
+    lexical, relative, coverage, focus, overlap, _, unknown = values
+    return (
         -9.22
         + 1.65 * lexical
         + 5.74 * relative
         + 0.44 * coverage
         + 0.44 * focus
         + 2.17 * overlap
-        + 2.05 * fuzzy
         - UNKNOWN_PENALTY * unknown
     )
-    return 1.0 / (1.0 + math.exp(-z))
+
+
+def _sigmoid(logit: float) -> float:
+    """The probability for a logit."""
+    return 1.0 / (1.0 + math.exp(-logit))
