@@ -407,14 +407,33 @@ def test_templates_use_only_known_files() -> None:
             assert path.name == "labels.yaml" or path.name.endswith((".html.j2", ".txt.j2"))
 
 
-def test_labels_with_values_are_rendered_each_time(tmp_path: Path) -> None:
-    """Fixed labels are rendered once and kept; labels with values follow their values."""
+def test_labels_are_kept_per_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Labels are kept like messages: per key and values, objects rendered each time, the
+    memory bounded."""
     shutil.copytree(TEMPLATES, tmp_path, dirs_exist_ok=True)
     renderer = Renderer("de", templates=tmp_path)
     assert renderer.button("helped") == "👍 Hat geholfen"
     assert renderer.button("helped") == "👍 Hat geholfen"
     assert renderer.button("suggestion", title="Passwort ändern") == "Passwort ändern"
     assert renderer.button("suggestion", title="Domain umziehen") == "Domain umziehen"
+    assert renderer.button("suggestion", title="Passwort ändern") == "Passwort ändern"
+
+    class Shown:
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def __str__(self) -> str:
+            return self.text
+
+    shown = Shown("eins")
+    assert renderer.button("suggestion", title=shown) == "eins"
+    shown.text = "zwei"
+    assert renderer.button("suggestion", title=shown) == "zwei"
+
+    monkeypatch.setattr(environment, "RENDERED_KEPT", 3)
+    for number in range(10):
+        assert renderer.button("suggestion", title=f"Eintrag {number}") == f"Eintrag {number}"
+    assert len(renderer._labels) <= 3
 
 
 def test_rendered_messages_are_kept_per_value_and_type(

@@ -37,7 +37,7 @@ LABELS_FILE = "labels.yaml"
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 # Values whose equality means they render alike (with their type in the key).
 _SCALARS = (str, int, float, decimal.Decimal, datetime.date, datetime.timedelta, enum.Enum)
-RENDERED_KEPT = 1024  # rendered messages remembered per language (then forgotten all at once)
+RENDERED_KEPT = 1024  # rendered messages (and labels) remembered per language, then forgotten
 
 
 class RenderError(Exception):
@@ -93,11 +93,11 @@ class Renderer:
         self._env = _environment(folder, self._formats)
         self._loaded: dict[str, _Loaded] = {}
         self._buttons, self._commands = _labels(folder / LABELS_FILE, self._env)
-        # Labels without values are the same every time: rendered once (most buttons).
-        self._plain_labels: dict[str, str] = {}
         # A template renders the same text for the same values (no clock, no randomness in
-        # the environment), and most replies repeat: the same answers, the same prompts.
+        # the environment), and most replies repeat: the same answers, the same prompts,
+        # the same buttons (most labels have no values).
         self._rendered: dict[Hashable, Rendered] = {}
+        self._labels: dict[Hashable, str] = {}
 
     @property
     def language(self) -> str:
@@ -115,10 +115,7 @@ class Renderer:
         if key is not None and (rendered := self._rendered.get(key)) is not None:
             return rendered
         rendered = self._render(name, values)
-        if key is not None:
-            if len(self._rendered) >= RENDERED_KEPT:
-                self._rendered.clear()
-            self._rendered[key] = rendered
+        _keep(self._rendered, key, rendered)
         return rendered
 
     def _render(self, name: str, values: dict[str, object]) -> Rendered:
@@ -142,8 +139,9 @@ class Renderer:
 
     def button(self, key: str, /, **values: object) -> str:
         """Return a button label as plain text (labels are not HTML)."""
-        if not values and key in self._plain_labels:
-            return self._plain_labels[key]
+        kept = _key((key, values)) if values else key
+        if kept is not None and (text := self._labels.get(kept)) is not None:
+            return text
         label = self._buttons.get(key)
         if label is None:
             raise RenderError(f"{self._language}: no button label {key!r}")
@@ -151,8 +149,7 @@ class Renderer:
             text = label.render(values).strip()
         except (jinja2.TemplateError, TypeError, ValueError) as error:
             raise RenderError(f"{self._language}/button {key}: {error}") from error
-        if not values:
-            self._plain_labels[key] = text
+        _keep(self._labels, kept, text)
         return text
 
     def button_keys(self) -> tuple[str, ...]:
@@ -199,6 +196,15 @@ class Renderer:
                     sources[referenced] = self._source(referenced)
                     pending.append(sources[referenced])
         return sources
+
+
+def _keep(kept: dict[Hashable, Any], key: Hashable | None, value: object) -> None:
+    """Remember a rendered value under its key (if it has one); forget all when full."""
+    if key is None:
+        return
+    if len(kept) >= RENDERED_KEPT:
+        kept.clear()
+    kept[key] = value
 
 
 def _key(value: object) -> Hashable | None:
