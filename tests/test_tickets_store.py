@@ -714,6 +714,25 @@ def test_conversation_state_is_saved_and_replaced(store: TicketStore, clock: Clo
     assert state.updated_at == START + timedelta(seconds=30)
 
 
+def test_glance_reads_one_state_value_and_whether_a_ticket_is_open(store: TicketStore) -> None:
+    """glance gives one top-level value of the saved state and whether a ticket is not
+    closed (waiting for the customer counts as open); unknown customers get (None, False)."""
+    assert store.glance(77, "step") == (None, False)
+    customer(store)
+    assert store.glance(ANNA, "step") == (None, False)
+    store.put_state(ANNA, {"step": "consent", "lang": "de", "last": {"log_id": 3}})
+    assert store.glance(ANNA, "step") == ("consent", False)
+    assert store.glance(ANNA, "missing") == (None, False)
+    ticket = standard_ticket(store)
+    assert store.glance(ANNA, "lang") == ("de", True)
+    store.claim(ticket.number, AGENT)
+    store.mark_waiting(ticket.number)
+    assert store.glance(ANNA, "step") == ("consent", True)
+    store.close_ticket(ticket.number, 0, TARIFF)
+    assert store.glance(ANNA, "step") == ("consent", False)
+    assert store.glance(customer(store, BERT), "step") == (None, False)
+
+
 def test_state_for_an_unknown_customer_is_refused(store: TicketStore) -> None:
     """Conversation state and logged questions belong to a recorded customer (the foreign
     key says so; the error names the customer). Nothing is written."""

@@ -98,7 +98,7 @@ class TranscriptStep:
         return cls(
             question=str(item.get("question", "")),
             decision=str(item.get("decision", "")),
-            offered=tuple(str(entry) for entry in item.get("offered", ())),
+            offered=tuple(map(str, item.get("offered", ()))),
             feedback=None if item.get("feedback") is None else str(item["feedback"]),
         )
 

@@ -56,6 +56,11 @@ class ConversationStore(Protocol):
         """Return the saved conversation state of a customer, if any."""
         ...
 
+    def glance(self, customer_id: int, key: str) -> tuple[Any, bool]:
+        """Return one top-level value of a customer's saved state (None if there is none)
+        and whether they have a ticket that is not closed."""
+        ...
+
     def put_state(self, customer_id: int, data: Mapping[str, Any]) -> None:
         """Save the conversation state of a known customer, replacing what was there."""
         ...

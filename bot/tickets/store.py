@@ -314,6 +314,18 @@ class TicketStore(ConversationStore):
             customer_id, json.loads(row["state"]), parse_time(row["updated_at"])
         )
 
+    def glance(self, customer_id: int, key: str) -> tuple[Any, bool]:
+        """Return one top-level value of a customer's saved state (None if there is none)
+        and whether they have a ticket that is not closed, in one statement and without
+        reading the whole state."""
+        ((value, open_ticket),) = self._all(
+            "SELECT (SELECT json_extract(state, ?) FROM conversation_states"
+            " WHERE customer_id = ?),"
+            " EXISTS (SELECT 1 FROM tickets WHERE customer_id = ? AND status <> 'closed')",
+            (f"$.{key}", customer_id, customer_id),
+        )
+        return value, bool(open_ticket)
+
     def put_state(self, customer_id: int, data: Mapping[str, Any]) -> None:
         """Save the conversation state of a known customer, replacing what was there."""
         with self.transaction():

@@ -190,10 +190,8 @@ class Conversation:
         text = event.text.strip()
         if not text or asks_for_human(text):
             return None
-        saved = self.store.get_state(event.person.id)
-        if saved is not None and saved.data.get("step") in _NOT_QUESTIONS:
-            return None
-        if self.store.open_tickets(event.person.id):
+        step, open_ticket = self.store.glance(event.person.id, "step")
+        if step in _NOT_QUESTIONS or open_ticket:
             return None
         return text, self._engine.decide(text)
 
