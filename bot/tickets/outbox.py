@@ -6,7 +6,6 @@ until each is delivered or fails for good; nothing is deleted, so failures stay 
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.tickets import jsontext
 from bot.tickets.schema import parse_time, time_text
 from bot.tickets.store import TicketStore
 from bot.triage.decisions import (
@@ -115,7 +115,7 @@ class Outbox:
         now = time_text(self._clock())
         cursor = self._store.connection.execute(
             "INSERT INTO outbox (destination, payload, created_at, not_before) VALUES (?, ?, ?, ?)",
-            (target, json.dumps(payload, ensure_ascii=False), now, now),
+            (target, jsontext.dumps(payload), now, now),
         )
         return int(cursor.lastrowid or 0)
 
@@ -185,7 +185,7 @@ class Outbox:
         with self._store.transaction():
             self._store.connection.execute(
                 "UPDATE outbox SET progress = ? WHERE id = ?",
-                (json.dumps(progress), item_id),
+                (jsontext.dumps(progress), item_id),
             )
 
     def delivered(self, item_id: int, progress: dict[str, Any] | None = None) -> None:
@@ -203,7 +203,7 @@ class Outbox:
             "UPDATE outbox SET delivered_at = :now, last_error = NULL,"
             " progress = coalesce(json_extract(:marks, '$.\"' || id || '\"'), progress)"
             " WHERE id IN (SELECT CAST(key AS INTEGER) FROM json_each(:marks))",
-            {"now": time_text(self._clock()), "marks": json.dumps(marks)},
+            {"now": time_text(self._clock()), "marks": jsontext.dumps(marks)},
         )
 
     def retry(self, item_id: int, error: str, after: timedelta) -> None:
@@ -229,11 +229,11 @@ def _item(row: Any) -> OutboxItem:
     return OutboxItem(
         id=row["id"],
         destination=row["destination"],
-        payload=json.loads(row["payload"]),
+        payload=jsontext.loads(row["payload"]),
         created_at=parse_time(row["created_at"]),
         not_before=parse_time(row["not_before"]),
         attempts=row["attempts"],
-        progress=json.loads(row["progress"]),
+        progress=jsontext.loads(row["progress"]),
         last_error=row["last_error"],
         delivered_at=None if row["delivered_at"] is None else parse_time(row["delivered_at"]),
         failed_at=None if row["failed_at"] is None else parse_time(row["failed_at"]),

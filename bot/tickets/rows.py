@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import datetime
 from decimal import Decimal
 
 from bot.content.model import Lang, Tier
+from bot.tickets import jsontext
 from bot.tickets.model import (
     AuthorKind,
     Consent,
@@ -77,7 +77,9 @@ def ticket_from(row: sqlite3.Row) -> Ticket:
         tier=Tier(row["tier"]),
         category=row["category"],
         request=row["request"],
-        transcript=tuple(TranscriptStep.from_json(item) for item in json.loads(row["transcript"])),
+        transcript=tuple(
+            TranscriptStep.from_json(item) for item in jsontext.loads(row["transcript"])
+        ),
         customer_ref=row["customer_ref"],
         consent_id=row["consent_id"],
         sla_due=parse_time(row["sla_due_at"]),
@@ -100,7 +102,7 @@ def message_from(row: sqlite3.Row) -> TicketMessage:
         author_kind=AuthorKind(row["author_kind"]),
         author_id=row["author_id"],
         text=row["text"],
-        attachment=None if attachment is None else json.loads(attachment),
+        attachment=None if attachment is None else jsontext.loads(attachment),
         created_at=parse_time(row["created_at"]),
         erased_at=optional_time(row["erased_at"]),
     )
@@ -117,7 +119,7 @@ def question_from(row: sqlite3.Row) -> LoggedQuestion:
         decision=row["decision"],
         candidates=tuple(
             ScoredEntry(str(item["id"]), float(item["score"]))
-            for item in json.loads(row["candidates"])
+            for item in jsontext.loads(row["candidates"])
         ),
         feedback=row["feedback"],
         erased_at=optional_time(row["erased_at"]),

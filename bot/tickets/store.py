@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 import threading
 import time
@@ -16,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from bot.content.model import Lang, Tier
-from bot.tickets import rows
+from bot.tickets import jsontext, rows
 from bot.tickets.errors import ConsentError, NotFoundError, SchemaError, TransitionError
 from bot.tickets.model import (
     AuthorKind,
@@ -311,7 +310,7 @@ class TicketStore(ConversationStore):
         if row is None:
             return None
         return ConversationState(
-            customer_id, json.loads(row["state"]), parse_time(row["updated_at"])
+            customer_id, jsontext.loads(row["state"]), parse_time(row["updated_at"])
         )
 
     def glance(self, customer_id: int, key: str) -> tuple[Any, bool]:
@@ -334,7 +333,7 @@ class TicketStore(ConversationStore):
                 "INSERT INTO conversation_states (customer_id, state, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (customer_id) DO UPDATE SET"
                 " state = excluded.state, updated_at = excluded.updated_at",
-                (customer_id, _json(dict(data)), self._now()),
+                (customer_id, jsontext.dumps(dict(data)), self._now()),
             )
 
     # Consents
@@ -439,7 +438,7 @@ class TicketStore(ConversationStore):
                     tier.value,
                     category,
                     request,
-                    _json([step.to_json() for step in transcript]),
+                    jsontext.dumps([step.to_json() for step in transcript]),
                     customer_ref,
                     consent_id,
                     due_text,
@@ -612,7 +611,7 @@ class TicketStore(ConversationStore):
                     AuthorKind(author_kind).value,
                     author_id,
                     text,
-                    None if attachment is None else _json(dict(attachment)),
+                    None if attachment is None else jsontext.dumps(dict(attachment)),
                     self._now(),
                 ),
             )
@@ -656,7 +655,7 @@ class TicketStore(ConversationStore):
                     question,
                     Lang(language).value,
                     str(decision),
-                    _json([{"id": c.id, "score": c.score} for c in candidates]),
+                    jsontext.dumps([{"id": c.id, "score": c.score} for c in candidates]),
                 ),
             )
         return LoggedQuestion(
@@ -870,10 +869,6 @@ def _utc_now() -> datetime:
 
 def _unknown_customer(customer_id: int) -> NotFoundError:
     return NotFoundError(f"customer {customer_id} is not known: record them first")
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def _last_id(cursor: sqlite3.Cursor) -> int:
