@@ -942,6 +942,11 @@ def test_a_transaction_gives_up_after_the_busy_timeout(tmp_path: Path) -> None:
         holder.join()
         with store.transaction():  # the connection is usable again, with its timeout back
             assert store.connection.raw.execute("PRAGMA busy_timeout").fetchone()[0] == 200
+        # The failed BEGIN let go of the store's lock: another thread gets it.
+        other = threading.Thread(target=store.customer, args=(ANNA,))
+        other.start()
+        other.join(timeout=2.0)
+        assert not other.is_alive()
 
 
 @pytest.mark.parametrize(

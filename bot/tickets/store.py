@@ -7,7 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -176,45 +176,56 @@ class TicketStore(ConversationStore):
     ) -> None:
         self.close()
 
-    @contextmanager
-    def transaction(self, *, all_or_nothing: bool = False) -> Iterator[None]:
+    def transaction(self, *, all_or_nothing: bool = False) -> AbstractContextManager[None]:
         """Run the block in one transaction (BEGIN IMMEDIATE); nested blocks use savepoints.
 
         `all_or_nothing` (for the outermost block): nested blocks take no savepoints, so a
         failure anywhere undoes the whole transaction. For callers that never catch a
         store error inside the block; it saves two statements per nested block.
         """
-        with self._lock:
+        return _Transaction(self, all_or_nothing)
+
+    def _enter(self, all_or_nothing: bool) -> str:
+        """Begin a transaction or a savepoint, or join the all-or-nothing transaction;
+        return which (`_OUTER`, `_JOINED` or the savepoint's name). Holds the lock until
+        `_leave`."""
+        self._lock.acquire()
+        try:
             if self._depth and self._all_or_nothing:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            if not self._depth:
-                self._all_or_nothing = all_or_nothing
-            savepoint = f"nested_{self._depth}" if self._depth else None
-            if savepoint:
-                self._connection.execute(f"SAVEPOINT {savepoint}")
+                level = _JOINED
+            elif self._depth:
+                level = f"nested_{self._depth}"
+                self._connection.execute(f"SAVEPOINT {level}")
             else:
+                self._all_or_nothing = all_or_nothing
                 self._begin()
-            self._depth += 1
-            try:
-                yield
-            except BaseException:
-                self._depth -= 1
-                self._roll_back(savepoint)
-                raise
+                level = _OUTER
+        except BaseException:
+            self._lock.release()
+            raise
+        self._depth += 1
+        return level
+
+    def _leave(self, level: str, failed: bool) -> None:
+        """End what `_enter` began: commit or release it, or roll it back if the block
+        failed; then let go of the lock."""
+        try:
             self._depth -= 1
-            if savepoint:
-                self._connection.execute(f"RELEASE {savepoint}")
+            if level == _JOINED:
                 return
-            try:
-                self._connection.execute("COMMIT")
-            except BaseException:
-                self._roll_back(None)
-                raise
+            savepoint = None if level == _OUTER else level
+            if failed:
+                self._roll_back(savepoint)
+            elif savepoint:
+                self._connection.execute(f"RELEASE {savepoint}")
+            else:
+                try:
+                    self._connection.execute("COMMIT")
+                except BaseException:
+                    self._roll_back(None)
+                    raise
+        finally:
+            self._lock.release()
 
     def write(self, sql: str, parameters: Mapping[str, object]) -> None:
         """Run one writing statement: in the caller's transaction if there is one, else as
@@ -848,6 +859,34 @@ class TicketStore(ConversationStore):
             time_text(consent.decided_at),
         )
         return consent.tariff.bill(billable)
+
+
+_OUTER = "outer"
+_JOINED = "joined"
+
+
+class _Transaction:
+    """TicketStore.transaction's context manager. A class, not a generator: a turn enters
+    about ten (each store call opens one, most joining the turn's), and a generator's
+    enter and exit cost several times as much."""
+
+    __slots__ = ("_all_or_nothing", "_level", "_store")
+
+    def __init__(self, store: TicketStore, all_or_nothing: bool) -> None:
+        self._store = store
+        self._all_or_nothing = all_or_nothing
+        self._level = ""
+
+    def __enter__(self) -> None:
+        self._level = self._store._enter(self._all_or_nothing)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._store._leave(self._level, failed=kind is not None)
 
 
 def _configure(connection: sqlite3.Connection, busy_timeout: float) -> None:
