@@ -23,6 +23,7 @@ _SPELLINGS = (
 )
 _WORD = re.compile(r"[a-z0-9]+")
 STEMS_KEPT = 16_384  # words whose stems are remembered (then forgotten all at once)
+LANGUAGES_KEPT = 256  # latest messages whose language is remembered
 
 # The English list in `stop-words` is long and contains words that carry meaning for a
 # hoster ("site", "mx", "down", "bill"): those are kept as content words.
@@ -122,8 +123,12 @@ def content_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(fold(text)) if w not in stop]
 
 
+@lru_cache(maxsize=LANGUAGES_KEPT)
 def detect_language(text: str) -> Lang | None:
-    """Guess the language of a customer message from its function words (None: can't tell)."""
+    """Guess the language of a customer message from its function words (None: can't tell).
+
+    Remembered for the latest messages: a turn asks for its message's language twice (the
+    conversation, then the matcher)."""
     tokens = words(text)
     de_hits = sum(1 for w in tokens if w in _german_markers())
     en_hits = sum(1 for w in tokens if w in _english_markers())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from bot.content.model import Lang
 from bot.matching.text import content_words, fold, words
@@ -62,8 +63,10 @@ CONTENT_WORDS = 2
 MAX_REFERENCES = 3
 
 
+@lru_cache(maxsize=256)
 def asks_for_human(text: str) -> bool:
-    """Return whether a message asks to talk to a person rather than the bot."""
+    """Return whether a message asks to talk to a person rather than the bot (remembered
+    for the latest messages: a turn asks twice, before matching and in the transaction)."""
     folded = fold(text)
     return any(
         match.group("ticket") is None
