@@ -116,3 +116,4 @@ def test_a_short_ranking_is_the_head_of_the_full_one(cases: Cases) -> None:
                 short_count += sum(fuzzed)
     # On the dev set, about half of the entries in reach need no fuzzy similarity.
     assert short_count < 0.7 * full_count
+    assert matcher.rank(cases.matching[0].question, limit=0).candidates == ()

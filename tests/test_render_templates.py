@@ -407,6 +407,16 @@ def test_templates_use_only_known_files() -> None:
             assert path.name == "labels.yaml" or path.name.endswith((".html.j2", ".txt.j2"))
 
 
+class Shown:
+    """An object that prints as its (changing) text: no key, so rendered every time."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
 def test_labels_are_kept_per_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Labels are kept like messages: per key and values, objects rendered each time, the
     memory bounded."""
@@ -417,13 +427,6 @@ def test_labels_are_kept_per_value(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert renderer.button("suggestion", title="Passwort ändern") == "Passwort ändern"
     assert renderer.button("suggestion", title="Domain umziehen") == "Domain umziehen"
     assert renderer.button("suggestion", title="Passwort ändern") == "Passwort ändern"
-
-    class Shown:
-        def __init__(self, text: str) -> None:
-            self.text = text
-
-        def __str__(self) -> str:
-            return self.text
 
     shown = Shown("eins")
     assert renderer.button("suggestion", title=shown) == "eins"
@@ -457,13 +460,6 @@ def test_rendered_messages_are_kept_per_value_and_type(
     berlin = utc.astimezone(dt.timezone(dt.timedelta(hours=1)))
     assert renderer.render("probe", value=utc).text != renderer.render("probe", value=berlin).text
     assert renderer.render("probe", value=[1]).text != renderer.render("probe", value=(1,)).text
-
-    class Shown:
-        def __init__(self, text: str) -> None:
-            self.text = text
-
-        def __str__(self) -> str:
-            return self.text
 
     shown = Shown("eins")
     assert renderer.render("probe", value=shown).text == "eins"

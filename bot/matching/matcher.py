@@ -291,6 +291,8 @@ class _Rescoring:
         documents of highest ceiling up to `wanted` groups, then for the others whose
         ceiling reaches the worst of those groups: none else can be reported.
         """
+        if wanted < 1:
+            return []
         by_ceiling = sorted(range(len(self.values)), key=self.ceilings.__getitem__, reverse=True)
         first: list[int] = []
         first_groups: set[int] = set()
