@@ -15,7 +15,7 @@ from rapidfuzz.utils import default_process
 
 from bot.content.model import Content, Entry, Lang
 from bot.matching.lexicon import Lexicon
-from bot.matching.text import Stemmers, content_words, fold
+from bot.matching.text import Stemmers, fold, folded_content_words
 from bot.matching.vocabulary import MIN_COMPOUND, Vocabulary
 
 # How much one occurrence of a word counts, by the field it stands in. The alternate
@@ -108,21 +108,24 @@ class Index:
 
 
 class _Tokens(NamedTuple):
-    """The content words of one entry, field after field, and where each field ends."""
+    """The content words of one entry, field after field: its text, its folded text (titles
+    and questions only, for the short texts) and where it ends."""
 
     # Tuples of strings only: the garbage collector stops tracking them.
     words: tuple[str, ...]
-    fields: tuple[tuple[str, str, int], ...]
+    fields: tuple[tuple[str, str, str, int], ...]
 
     @classmethod
     def of(cls, entry: Entry, spellings: dict[str, str]) -> _Tokens:
         """Tokenise an entry, keeping one string object per distinct word."""
         words: list[str] = []
-        fields: list[tuple[str, str, int]] = []
+        fields: list[tuple[str, str, str, int]] = []
         for field, text in _fields(entry):
-            found = content_words(text)
+            folded = fold(text)
+            found = folded_content_words(folded)
             words.extend(map(spellings.setdefault, found, found))
-            fields.append((field, text, len(words)))
+            kept = folded if field in SHORT_FIELDS else ""
+            fields.append((field, text, kept, len(words)))
         return cls(tuple(words), tuple(fields))
 
 
@@ -157,7 +160,7 @@ class _Counts:
         strong: set[int] = set()
         texts: list[ShortText] = []
         start = 0
-        for field, text, end in tokens.fields:
+        for field, text, folded, end in tokens.fields:
             weight = FIELD_WEIGHTS[field]
             terms = list(
                 itertools.chain.from_iterable(map(terms_of.__getitem__, tokens.words[start:end]))
@@ -168,7 +171,7 @@ class _Counts:
             if field in STRONG_FIELDS:
                 strong.update(term for term, _ in terms)
             if field in SHORT_FIELDS:
-                texts.append(self._short_text(text, terms, lang))
+                texts.append(self._short_text(text, folded, terms, lang))
         self._doc_terms.extend(counts)
         self._doc_counts.extend(counts.values())
         self._doc_sizes.append(len(counts))
@@ -184,13 +187,15 @@ class _Counts:
             self._terms.append(term)
         return number
 
-    def _short_text(self, text: str, terms: list[tuple[int, float]], lang: Lang) -> ShortText:
+    def _short_text(
+        self, text: str, folded: str, terms: list[tuple[int, float]], lang: Lang
+    ) -> ShortText:
         known = self._short_texts[lang]
         short = known.get(text)
         if short is None:
             stems = frozenset(self._terms[term] for term, _ in terms)
-            folded = default_process(fold(text))
-            short = known[text] = ShortText(stems=stems, text=text, folded=folded)
+            processed = default_process(folded)
+            short = known[text] = ShortText(stems=stems, text=text, folded=processed)
         return short
 
     def postings(self) -> dict[str, Posting]:

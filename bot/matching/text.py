@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import string
 import unicodedata
@@ -104,6 +105,11 @@ class Stemmers:
         """Return the Snowball stem of one folded word."""
         return str(Stemmers._snowball[lang].stemWord(word))
 
+    @staticmethod
+    def stem_all(words: list[str], lang: Lang) -> list[str]:
+        """Return the Snowball stems of folded words, in one call."""
+        return list(Stemmers._snowball[lang].stemWords(words))
+
     def stems(self, word: str) -> tuple[str, ...]:
         """Return the distinct stems of a word under every language."""
         known = Stemmers._known
@@ -119,8 +125,12 @@ class Stemmers:
 
 def content_words(text: str) -> list[str]:
     """Return the folded words of text without stopwords and filler."""
-    stop = stopwords()
-    return [w for w in _WORD.findall(fold(text)) if w not in stop]
+    return folded_content_words(fold(text))
+
+
+def folded_content_words(folded: str) -> list[str]:
+    """Return the words of folded text without stopwords and filler."""
+    return list(itertools.filterfalse(stopwords().__contains__, _WORD.findall(folded)))
 
 
 @lru_cache(maxsize=LANGUAGES_KEPT)

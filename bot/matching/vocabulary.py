@@ -66,7 +66,7 @@ class Vocabulary:
         new = set(words)
         new -= self.words
         self.words |= new
-        self.stems.update(self._stemmers.stem(word, lang) for word in new)
+        self.stems.update(self._stemmers.stem_all(list(new), lang))
 
     def knows(self, word: str) -> bool:
         """Tell whether the word, or its stem in either language, occurs in the content."""
