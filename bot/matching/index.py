@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -162,14 +163,19 @@ class _Counts:
         start = 0
         for field, text, folded, end in tokens.fields:
             weight = FIELD_WEIGHTS[field]
-            terms = list(
-                itertools.chain.from_iterable(map(terms_of.__getitem__, tokens.words[start:end]))
-            )
+            words = tokens.words[start:end]
             start = end
+            if field not in STRONG_FIELDS:
+                # The body: each distinct word once, times its count (the weights are
+                # multiples of 0.25, so the sums are exact in any order).
+                for word, times in Counter(words).items():
+                    for term, part_weight in terms_of[word]:
+                        counts[term] = counts.get(term, 0.0) + weight * part_weight * times
+                continue
+            terms = list(itertools.chain.from_iterable(map(terms_of.__getitem__, words)))
             for term, part_weight in terms:
                 counts[term] = counts.get(term, 0.0) + weight * part_weight
-            if field in STRONG_FIELDS:
-                strong.update(term for term, _ in terms)
+            strong.update(term for term, _ in terms)
             if field in SHORT_FIELDS:
                 texts.append(self._short_text(text, folded, terms, lang))
         self._doc_terms.extend(counts)
