@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -48,7 +50,15 @@ def test_unicode_is_written_as_utf8() -> None:
     assert jsontext.dumps({"frage": "Passwort ändern 🙂"}) == '{"frage":"Passwort ändern 🙂"}'
 
 
-@pytest.mark.parametrize("value", [object(), {1: "a"}, {"a": {2, 3}}])
+@dataclass
+class Point:
+    x: int
+
+
+@pytest.mark.parametrize(
+    "value",
+    [object(), {1: "a"}, {"a": {2, 3}}, {"at": datetime(2026, 11, 27, tzinfo=UTC)}, [Point(1)]],
+)
 def test_values_json_cannot_hold_raise_type_error(value: object) -> None:
     with pytest.raises(TypeError):
         jsontext.dumps(value)
