@@ -487,29 +487,33 @@ def fake_bot_api() -> Any:
     return importlib.import_module("fake_bot_api")
 
 
-def process_cpu_seconds(pid: int) -> float | None:
-    """Return the user + system CPU time of a process (all its threads), Linux only."""
+def _stat(pid: int | str) -> list[str] | None:
+    """Return the fields of /proc/PID/stat after the command's name (Linux only)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat.rsplit(")", 1)[1].split()
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _cpu_seconds(fields: list[str]) -> float:
+    """Return the user + system CPU time in a process's stat fields."""
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """Return the user + system CPU time of a process (all its threads), Linux only."""
+    fields = _stat(pid)
+    return None if fields is None else _cpu_seconds(fields)
 
 
 def children_cpu_seconds(pid: int) -> float:
     """Return the CPU time of the running child processes of a process (the core's worker)."""
     total = 0.0
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        fields = _stat(entry.name) if entry.name.isdigit() else None
+        if fields is not None and int(fields[1]) == pid:
+            total += _cpu_seconds(fields)
     return total
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.matching.index import Index
 from bot.matching.text import content_words
+from bot.memo import remember
 
 TYPO_WEIGHT = 0.8
 COMPOUND_WEIGHT = 0.9
@@ -101,12 +102,9 @@ class _Reading:
 def _reading(word: str, index: Index) -> _Reading:
     """Return how a word reads, remembered per index: a word reads the same in every
     question (known, compound or typo, and its index terms); customers repeat theirs."""
-    readings = index.readings
-    reading = readings.get(word)
+    reading: _Reading | None = index.readings.get(word)
     if reading is None:
-        if len(readings) >= READINGS_KEPT:
-            readings.clear()
-        reading = readings[word] = _read(word, index)
+        reading = remember(index.readings, word, _read(word, index), READINGS_KEPT)
     return reading
 
 

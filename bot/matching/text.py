@@ -15,6 +15,7 @@ from stop_words import get_stop_words
 
 from bot.content.model import Lang
 from bot.matching.builtin_lexicon import builtin_groups
+from bot.memo import remember
 
 # (a substring every match contains, the pattern, its canonical spelling); the substring
 # test skips the regular expression for the many texts that cannot match.
@@ -112,14 +113,11 @@ class Stemmers:
 
     def stems(self, word: str) -> tuple[str, ...]:
         """Return the distinct stems of a word under every language."""
-        known = Stemmers._known
-        found = known.get(word)
+        found = Stemmers._known.get(word)
         if found is None:
-            if len(known) >= STEMS_KEPT:
-                known.clear()
             de = self.stem(word, Lang.DE)
             en = self.stem(word, Lang.EN)
-            found = known[word] = (de,) if de == en else (de, en)
+            found = remember(Stemmers._known, word, (de,) if de == en else (de, en), STEMS_KEPT)
         return found
 
 

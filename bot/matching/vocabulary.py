@@ -13,6 +13,7 @@ from rapidfuzz.distance import OSA
 
 from bot.content.model import Lang
 from bot.matching.text import Stemmers
+from bot.memo import remember
 
 MIN_PART = 3
 # Shorter content words are not split: "postfach" is not "post" + "fach" for anyone.
@@ -113,11 +114,7 @@ class Vocabulary:
             return None
         if word in self._corrections:
             return self._corrections[word]
-        if len(self._corrections) >= CORRECTIONS_KEPT:
-            self._corrections.clear()
-        fixed = self._correct(word)
-        self._corrections[word] = fixed
-        return fixed
+        return remember(self._corrections, word, self._correct(word), CORRECTIONS_KEPT)
 
     def _correct(self, word: str) -> str | None:
         limit = 1 if len(word) < 8 else 2

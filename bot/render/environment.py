@@ -20,6 +20,7 @@ import yaml
 from markupsafe import Markup
 
 from bot.content.summary import SUMMARY_MAX, shorten
+from bot.memo import remember
 from bot.render.formats import Formats
 from bot.render.links import safe_href
 from bot.render.markdown import summary, to_telegram_html
@@ -115,7 +116,8 @@ class Renderer:
         if key is not None and (rendered := self._rendered.get(key)) is not None:
             return rendered
         rendered = self._render(name, values)
-        _keep(self._rendered, key, rendered)
+        if key is not None:
+            remember(self._rendered, key, rendered, RENDERED_KEPT)
         return rendered
 
     def _render(self, name: str, values: dict[str, object]) -> Rendered:
@@ -149,7 +151,8 @@ class Renderer:
             text = label.render(values).strip()
         except (jinja2.TemplateError, TypeError, ValueError) as error:
             raise RenderError(f"{self._language}/button {key}: {error}") from error
-        _keep(self._labels, kept, text)
+        if kept is not None:
+            remember(self._labels, kept, text, RENDERED_KEPT)
         return text
 
     def button_keys(self) -> tuple[str, ...]:
@@ -196,15 +199,6 @@ class Renderer:
                     sources[referenced] = self._source(referenced)
                     pending.append(sources[referenced])
         return sources
-
-
-def _keep(kept: dict[Hashable, Any], key: Hashable | None, value: object) -> None:
-    """Remember a rendered value under its key (if it has one); forget all when full."""
-    if key is None:
-        return
-    if len(kept) >= RENDERED_KEPT:
-        kept.clear()
-    kept[key] = value
 
 
 def _key(value: object) -> Hashable | None:
